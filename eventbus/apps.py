@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class EventBusConfig(AppConfig):
+    name = "eventbus"
+    verbose_name = "Event bus"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,38 @@
+"""The one place that turns domain events into envelopes and back."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.conf import settings
+
+from config.request_id import current_request_id
+from eventbus.envelope import Envelope, MalformedEnvelope
+from eventbus.events import DomainEvent, InvalidEvent, get_event_type
+
+
+def to_envelope(event: DomainEvent) -> Envelope:
+    """Validate ``event`` against its schema and wrap it; the request id rides along."""
+    if event.correlation_id is None and (request_id := current_request_id()):
+        event = dataclasses.replace(event, correlation_id=request_id)
+    detail = event.detail()
+    event.event_type().validate_detail(detail)
+    options = settings.EVENT_BUS.get("OPTIONS", {})
+    return Envelope(
+        detail_type=event.detail_type,
+        source=event.source,
+        detail=detail,
+        account=options.get("account", "000000000000"),
+        region=options.get("region", "local"),
+    )
+
+
+def from_envelope(envelope: Envelope) -> DomainEvent:
+    """Parse an envelope back into its domain event; unknown or invalid ones are poison."""
+    try:
+        event_type = get_event_type(envelope.source, envelope.detail_type)
+        event_type.validate_detail(envelope.detail)
+    except (LookupError, InvalidEvent) as error:
+        raise MalformedEnvelope(str(error)) from error
+    names = {field.name for field in dataclasses.fields(event_type.event_class)}
+    return event_type.event_class(**{k: v for k, v in envelope.detail.items() if k in names})

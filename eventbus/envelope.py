@@ -1,0 +1,105 @@
+"""The transport envelope: EventBridge's event structure, used by every backend alike."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+
+class MalformedEnvelope(ValueError):
+    """A message that is not an EventBridge event: it can never be delivered."""
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An event as EventBridge carries it; ``detail`` holds primitives only."""
+
+    detail_type: str
+    source: str
+    detail: dict[str, Any]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    account: str = "000000000000"
+    region: str = "local"
+    resources: tuple[str, ...] = ()
+    version: str = "0"
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.detail.get("correlation_id")
+
+    def with_new_identity(self, *, now: datetime | None = None) -> Envelope:
+        """The same event emitted again as a new occurrence (how a schedule fires)."""
+        moment = (now or datetime.now(UTC)).replace(microsecond=0)
+        return replace(self, id=str(uuid.uuid4()), time=moment)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "id": self.id,
+            "detail-type": self.detail_type,
+            "source": self.source,
+            "account": self.account,
+            "time": _format_time(self.time),
+            "region": self.region,
+            "resources": list(self.resources),
+            "detail": self.detail,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    def to_put_events_entry(self, *, bus_name: str) -> dict[str, Any]:
+        """A ``PutEvents`` entry; EventBridge assigns its own id, the detail keeps ours."""
+        return {
+            "Source": self.source,
+            "DetailType": self.detail_type,
+            "Detail": json.dumps(self.detail, separators=(",", ":"), sort_keys=True),
+            "Resources": list(self.resources),
+            "Time": self.time,
+            "EventBusName": bus_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Envelope:
+        if not isinstance(data, dict):
+            raise MalformedEnvelope(f"an envelope is a JSON object, got {type(data).__name__}")
+        missing = [key for key in ("id", "detail-type", "source", "detail") if key not in data]
+        if missing:
+            raise MalformedEnvelope(f"envelope lacks {', '.join(missing)}")
+        if not isinstance(data["detail"], dict):
+            raise MalformedEnvelope("envelope detail must be a JSON object")
+        try:
+            moment = _parse_time(data["time"]) if data.get("time") else datetime.now(UTC)
+        except (TypeError, ValueError) as error:
+            raise MalformedEnvelope(f"envelope time is not ISO 8601: {data['time']!r}") from error
+        return cls(
+            id=str(data["id"]),
+            detail_type=str(data["detail-type"]),
+            source=str(data["source"]),
+            detail=data["detail"],
+            time=moment,
+            account=str(data.get("account", "000000000000")),
+            region=str(data.get("region", "local")),
+            resources=tuple(data.get("resources") or ()),
+            version=str(data.get("version", "0")),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Envelope:
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as error:
+            raise MalformedEnvelope(f"not JSON: {error}") from error
+        return cls.from_dict(data)

@@ -1,0 +1,84 @@
+"""Subscriptions: a named consumer, an EventBridge event pattern and a handler.
+
+Registered with ``@subscribe`` in ``<app>/handlers.py`` (imported by the app's
+``ready()``). The same name becomes the EventBridge rule and SQS queue on AWS, so names
+follow AWS resource-name rules, and the pattern is validated when the module loads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from eventbus.envelope import Envelope
+from eventbus.events import DomainEvent
+from eventbus.patterns import CompiledPattern, InvalidPattern, compile_pattern
+
+Handler = Callable[[DomainEvent, Envelope], None]
+
+# Rule names allow [.-_A-Za-z0-9]{1,64}; SQS queue names are [-_A-Za-z0-9] and get a prefix
+# and a "-dlq" suffix, so the common ground is narrower.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    pattern: dict[str, Any]
+    handler: Handler
+    matcher: CompiledPattern
+    description: str = ""
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        return self.matcher.matches(event)
+
+
+_subscriptions: dict[str, Subscription] = {}
+
+
+def subscribe(*, name: str, pattern: dict[str, Any]) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of subscription ``name``."""
+    if not _NAME.match(name):
+        raise ImproperlyConfigured(
+            f"subscription name {name!r} must be 1-48 letters, digits, '-' or '_'"
+        )
+    try:
+        matcher = compile_pattern(pattern)
+    except InvalidPattern as error:
+        raise ImproperlyConfigured(f"subscription {name!r}: {error}") from error
+
+    def register(handler: Handler) -> Handler:
+        existing = _subscriptions.get(name)
+        if existing is not None and existing.handler.__qualname__ != handler.__qualname__:
+            raise ImproperlyConfigured(f"subscription name {name!r} is used twice")
+        description = (handler.__doc__ or "").strip().splitlines()
+        _subscriptions[name] = Subscription(
+            name=name,
+            pattern=pattern,
+            handler=handler,
+            matcher=matcher,
+            description=description[0] if description else "",
+        )
+        return handler
+
+    return register
+
+
+def all_subscriptions() -> Iterator[Subscription]:
+    yield from sorted(_subscriptions.values(), key=lambda item: item.name)
+
+
+def get_subscription(name: str) -> Subscription:
+    try:
+        return _subscriptions[name]
+    except KeyError:
+        raise LookupError(f"no subscription named {name!r}") from None
+
+
+def matching_subscriptions(event: dict[str, Any]) -> list[Subscription]:
+    """Every subscription whose pattern matches ``event`` (an envelope as a dict)."""
+    return [item for item in _subscriptions.values() if item.matcher.matches(event)]

@@ -1,0 +1,54 @@
+"""Celery tasks of the bus. Each loads what it needs and calls the bus's services."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from config.request_id import request_id_context
+
+from eventbus.delivery import dispatch, is_retryable, max_attempts, record_dead_letter, retry_delay
+from eventbus.outbox import sweep_outbox as sweep_outbox_service
+from eventbus.scheduling import publish_due_scheduled_events as publish_due_service
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="eventbus.deliver", bind=True, acks_late=True, max_retries=None)
+def deliver(self: Any, subscription_name: str, envelope: dict[str, Any]) -> None:
+    """Deliver one event to one subscription; retry with backoff, then dead-letter."""
+    attempt = self.request.retries + 1
+    detail = envelope.get("detail") if isinstance(envelope, dict) else None
+    with request_id_context((detail or {}).get("correlation_id")):
+        try:
+            dispatch(subscription_name, envelope)
+        except Exception as error:
+            if not is_retryable(error) or attempt >= max_attempts():
+                record_dead_letter(
+                    subscription_name=subscription_name,
+                    envelope=envelope,
+                    error=error,
+                    attempts=attempt,
+                )
+                return
+            delay = retry_delay(attempt)
+            logger.warning(
+                "%s failed (attempt %d), retrying in %.1fs: %s",
+                subscription_name,
+                attempt,
+                delay,
+                error,
+            )
+            raise self.retry(exc=error, countdown=delay) from error
+
+
+@shared_task(name="eventbus.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    return sweep_outbox_service().published
+
+
+@shared_task(name="eventbus.publish_due_scheduled_events", ignore_result=True)
+def publish_due_scheduled_events() -> int:
+    return publish_due_service()

@@ -1,0 +1,64 @@
+"""Catalog API: read-only product list and detail."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rest_framework.pagination import PageNumberPagination
+
+from shop.models import Product
+from shop.selectors import product_list
+
+
+class ProductOutputSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    image = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = [
+            "sku", "slug", "name", "description", "category", "price", "currency",
+            "stock", "image", "url",
+        ]
+
+    def get_image(self, product: Product) -> str | None:
+        if not product.image:
+            return None
+        return self.context["request"].build_absolute_uri(product.image.url)
+
+    def get_url(self, product: Product) -> str:
+        return self.context["request"].build_absolute_uri(product.get_absolute_url())
+
+
+class ProductListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        category = serializers.SlugField(required=False, max_length=80)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("category", str, description="Category slug"),
+            OpenApiParameter("page", int, description="Page number"),
+        ],
+        responses=ProductOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        products = product_list(category_slug=filters.validated_data.get("category"))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(products, request, view=self)
+        data = ProductOutputSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+
+class ProductDetailApi(APIView):
+    @extend_schema(responses=ProductOutputSerializer)
+    def get(self, request: Request, sku: str) -> Response:
+        product = get_object_or_404(Product.objects.active().select_related("category"), sku=sku)
+        return Response(ProductOutputSerializer(product, context={"request": request}).data)

@@ -1,0 +1,49 @@
+"""Catalog pages: the product list (with category filter and pagination) and product detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.views.generic import DetailView, ListView
+
+from shop.models import Category, Product
+from shop.selectors import category_list, product_list
+
+
+class ProductListView(ListView):
+    template_name = "shop/product_list.html"
+    context_object_name = "products"
+    paginate_by = 12
+
+    def get_queryset(self):  # noqa: ANN201 - Django's signature
+        self.category = None
+        slug = self.request.GET.get("category") or None
+        if slug is not None:
+            self.category = Category.objects.filter(slug=slug).first()
+            if self.category is None:
+                raise Http404("No such category.")
+        return product_list(category_slug=slug)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["categories"] = category_list()
+        context["current_category"] = self.category
+        return context
+
+
+class ProductDetailView(DetailView):
+    template_name = "shop/product_detail.html"
+    context_object_name = "product"
+
+    def get_object(self, queryset=None) -> Product:  # noqa: ANN001
+        return get_object_or_404(
+            Product.objects.active().select_related("category"), slug=self.kwargs["slug"]
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["max_quantity"] = min(settings.CART_MAX_QUANTITY, self.object.stock)
+        return context

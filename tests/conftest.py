@@ -1,0 +1,91 @@
+"""Shared fixtures. Unit tests run on the in-memory bus; integration tests opt in to the
+real services with the ``integration`` marker and the fixtures in tests/integration/."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from eventbus.backends import get_backend
+from eventbus.backends.memory import InMemoryBackend
+
+MEMORY_BUS = {
+    **settings.EVENT_BUS,
+    "BACKEND": "eventbus.backends.memory.InMemoryBackend",
+    "RETRY_BASE_SECONDS": 0.01,
+    "RETRY_MAX_SECONDS": 0.05,
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path, request):
+    """Every test gets the in-memory bus (unless it is an integration test), its own
+    media and mail folders, and no throttling surprises."""
+    if request.node.get_closest_marker("integration") is None:
+        settings.EVENT_BUS = MEMORY_BUS
+    # The manifest storage needs collectstatic; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def bus() -> InMemoryBackend:
+    backend = get_backend()
+    assert isinstance(backend, InMemoryBackend)
+    backend.clear()
+    return backend
+
+
+@pytest.fixture
+def deliver(bus):
+    """Relay the outbox and deliver to subscriptions until nothing is left (in-process)."""
+    from eventbus.outbox import sweep_outbox
+
+    def run() -> int:
+        delivered = 0
+        while True:
+            sweep_outbox()
+            count = bus.deliver_published()
+            delivered += count
+            if count == 0:
+                return delivered
+
+    return run
+
+
+@pytest.fixture
+def catalog(db):
+    from shop.services import catalog_seed_demo
+
+    catalog_seed_demo()
+    from shop.models import Product
+
+    return Product.objects
+
+
+@pytest.fixture
+def product(catalog):
+    return catalog.get(sku="COF-001")
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice", email="alice@example.com", password="s3cret-pass-word"
+    )

@@ -345,7 +345,7 @@ _OPERATORS: Final[dict[str, Callable[[str, object], Operator]]] = {
 
 
 class _Leaf:
-    """The alternatives of one pattern array (OR), sorted by the JSON type they can match."""
+    """The alternatives of one pattern array (OR), grouped by the JSON type they can match."""
 
     def __init__(self, path: str) -> None:
         self.path = path

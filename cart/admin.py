@@ -14,14 +14,24 @@ class CartLineInline(admin.TabularInline):
 @admin.register(Cart)
 class CartAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "user", "email", "consent", "status", "accepted_sequence", "applied_sequence",
+        "id",
+        "user",
+        "email",
+        "consent",
+        "status",
+        "accepted_sequence",
+        "applied_sequence",
         "last_activity_at",
     ]
     list_filter = ["status", "consent"]
     search_fields = ["id", "email", "user__email", "user__username"]
     readonly_fields = [
-        "accepted_sequence", "applied_sequence", "last_event_id", "last_activity_at",
-        "created_at", "updated_at",
+        "accepted_sequence",
+        "applied_sequence",
+        "last_event_id",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
     ]
     inlines = [CartLineInline]
 

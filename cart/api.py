@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.csrf import ensure_csrf_cookie
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -59,10 +59,24 @@ def _active_product(sku: str) -> Product:
     return get_object_or_404(Product.objects.active(), sku=sku)
 
 
-class CartItemAddApi(APIView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "cart_add"
+class CartAddThrottle(ScopedRateThrottle):
+    """Per user (or client address) limit on adds; the rate is read from settings per request."""
 
+    scope = "cart_add"
+
+    def get_rate(self) -> str | None:
+        return settings.CART_ADD_THROTTLE_RATE
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super(ScopedRateThrottle, self).allow_request(request, view)
+
+
+class CartItemAddApi(APIView):
+    throttle_classes = [CartAddThrottle]
+
+    @extend_schema_serializer(component_name="CartItemAddInput")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=32)
         quantity = serializers.IntegerField(
@@ -94,6 +108,7 @@ class CartItemAddApi(APIView):
 class CartItemDetailApi(APIView):
     """One line of the caller's cart: set its quantity (PUT) or remove it (DELETE)."""
 
+    @extend_schema_serializer(component_name="CartItemQuantityInput")
     class QuantitySerializer(serializers.Serializer):
         quantity = serializers.IntegerField(min_value=0, max_value=settings.CART_MAX_QUANTITY)
 
@@ -125,24 +140,28 @@ class CartItemDetailApi(APIView):
         return _accepted(envelope, cart)
 
 
-class CartDetailApi(APIView):
-    class LineSerializer(serializers.Serializer):
-        sku = serializers.CharField()
-        name = serializers.CharField(source="product.name")
-        slug = serializers.CharField(source="product.slug")
-        unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
-        currency = serializers.CharField()
-        quantity = serializers.IntegerField()
-        line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+class CartLineOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField(source="product.name")
+    slug = serializers.CharField(source="product.slug")
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    quantity = serializers.IntegerField()
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
 
+
+class CartDetailApi(APIView):
+    @extend_schema_serializer(component_name="Cart")
     class OutputSerializer(serializers.Serializer):
         cart_id = serializers.UUIDField(allow_null=True)
         status = serializers.CharField()
-        lines = serializers.ListField(child=serializers.DictField())
+        lines = CartLineOutputSerializer(many=True)
         item_count = serializers.IntegerField()
         total = serializers.DecimalField(max_digits=12, decimal_places=2)
         currency = serializers.CharField()
-        last_event_id = serializers.CharField(allow_blank=True)
+        last_event_id = serializers.CharField(
+            allow_blank=True, help_text="Id of the last event applied to the lines."
+        )
         pending_events = serializers.IntegerField(
             help_text="Accepted events not applied to the lines yet (0: the view is current)."
         )
@@ -154,20 +173,19 @@ class CartDetailApi(APIView):
     def get(self, request: Request) -> Response:
         cart = cart_get_for_request(request=request)
         lines = list(cart_lines(cart=cart)) if cart else []
-        return Response(
-            {
-                "cart_id": str(cart.pk) if cart else None,
-                "status": cart.status if cart else Cart.Status.OPEN,
-                "lines": self.LineSerializer(lines, many=True).data,
-                "item_count": sum(line.quantity for line in lines),
-                "total": f"{cart_total(lines=lines):.2f}",
-                "currency": cart.currency if cart else settings.SHOP_CURRENCY,
-                "last_event_id": cart.last_event_id if cart else "",
-                "pending_events": cart.pending_events if cart else 0,
-                "email": cart.contact_email if cart else "",
-                "consent": cart.consent if cart else False,
-            }
-        )
+        view = {
+            "cart_id": cart.pk if cart else None,
+            "status": cart.status if cart else Cart.Status.OPEN,
+            "lines": lines,
+            "item_count": sum(line.quantity for line in lines),
+            "total": cart_total(lines=lines),
+            "currency": cart.currency if cart else settings.SHOP_CURRENCY,
+            "last_event_id": cart.last_event_id if cart else "",
+            "pending_events": cart.pending_events if cart else 0,
+            "email": cart.contact_email if cart else "",
+            "consent": cart.consent if cart else False,
+        }
+        return Response(self.OutputSerializer(view).data)
 
 
 class CartCheckoutApi(APIView):
@@ -194,6 +212,7 @@ class CartCheckoutApi(APIView):
 
 
 class CartContactSetApi(APIView):
+    @extend_schema_serializer(component_name="CartContactInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
         consent = serializers.BooleanField()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
@@ -19,3 +20,13 @@ class CsrfEnforcingSessionAuthentication(SessionAuthentication):
         if result is None and settings.SESSION_COOKIE_NAME in request._request.COOKIES:
             self.enforce_csrf(request)
         return result
+
+
+class CsrfEnforcingSessionScheme(OpenApiAuthenticationExtension):
+    """Describe the session cookie in the OpenAPI schema."""
+
+    target_class = CsrfEnforcingSessionAuthentication
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

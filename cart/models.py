@@ -23,7 +23,10 @@ class Cart(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="carts",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -95,6 +98,9 @@ class PendingCartEvent(models.Model):
             models.UniqueConstraint(fields=["cart", "sequence"], name="one_pending_per_sequence"),
         ]
 
+    def __str__(self) -> str:
+        return f"cart {self.cart_id} event {self.sequence}"
+
 
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, editable=False)
@@ -121,6 +127,9 @@ class OrderLine(models.Model):
     name = models.CharField(max_length=120)
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
 
     @property
     def line_total(self) -> Decimal:

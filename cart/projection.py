@@ -43,8 +43,12 @@ def cart_projection_apply(*, event: DomainEvent, envelope: Envelope) -> None:
         PendingCartEvent.objects.get_or_create(
             cart=cart, sequence=event.sequence, defaults={"envelope": envelope.to_dict()}
         )
-        logger.info("cart %s: event %d parked until %d arrives", cart.pk, event.sequence,
-                    cart.applied_sequence + 1)
+        logger.info(
+            "cart %s: event %d parked until %d arrives",
+            cart.pk,
+            event.sequence,
+            cart.applied_sequence + 1,
+        )
         return
     _apply(cart, event, envelope)
     # Apply whatever was waiting for this one.
@@ -57,9 +61,7 @@ def cart_projection_apply(*, event: DomainEvent, envelope: Envelope) -> None:
         parked = Envelope.from_dict(waiting.envelope)
         _apply(cart, from_envelope(parked), parked)
         waiting.delete()
-    cart.save(
-        update_fields=["applied_sequence", "last_event_id", "last_activity_at", "updated_at"]
-    )
+    cart.save(update_fields=["applied_sequence", "last_event_id", "last_activity_at", "updated_at"])
 
 
 def _apply(cart: Cart, event: DomainEvent, envelope: Envelope) -> None:

@@ -21,9 +21,7 @@ def cart_get_for_request(*, request: HttpRequest) -> Cart | None:
     cart_id = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     if not cart_id:
         return None
-    return Cart.objects.filter(
-        pk=cart_id, user__isnull=True, status=Cart.Status.OPEN
-    ).first()
+    return Cart.objects.filter(pk=cart_id, user__isnull=True, status=Cart.Status.OPEN).first()
 
 
 def cart_lines(*, cart: Cart) -> QuerySet[CartLine]:

@@ -103,7 +103,9 @@ def cart_contact(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Enter a valid email address.")
         return HttpResponseRedirect(reverse("cart:page"))
     cart = cart_get_or_create_for_request(request=request)
-    cart_contact_set(cart=cart, email=form.cleaned_data["email"], consent=form.cleaned_data["consent"])
+    cart_contact_set(
+        cart=cart, email=form.cleaned_data["email"], consent=form.cleaned_data["consent"]
+    )
     messages.success(request, "Saved your email preferences.")
     return HttpResponseRedirect(reverse("cart:page"))
 

@@ -15,9 +15,7 @@ from contextlib import contextmanager
 
 from django.http import HttpRequest, HttpResponse
 
-_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "request_id", default="-"
-)
+_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # Accept what proxies send (uuids, AWS trace ids) but nothing that could forge log lines.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")
 

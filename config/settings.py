@@ -157,7 +157,9 @@ EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 if "EMAIL_URL" in env:
     vars().update(env.email_url("EMAIL_URL"))
 else:
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.mail.ConsoleAndFileEmailBackend")
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="notifications.mail.ConsoleAndFileEmailBackend"
+    )
     EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
     EMAIL_PORT = env.int("EMAIL_PORT", default=25)
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
@@ -178,7 +180,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 12,
-    "DEFAULT_THROTTLE_RATES": {"cart_add": env.str("CART_ADD_THROTTLE_RATE", default="120/min")},
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -262,6 +263,8 @@ EVENT_BUS = {
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
 CART_MAX_QUANTITY = env.int("CART_MAX_QUANTITY", default=10)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
+# Adds per user (or client address) and period; DRF's rate syntax ("120/min").
+CART_ADD_THROTTLE_RATE = env.str("CART_ADD_THROTTLE_RATE", default="120/min")
 
 # --- Reminders ------------------------------------------------------------------------------
 REMINDER_DELAY: timedelta = parse_duration(env.str("REMINDER_DELAY", default="24h"))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
-from rest_framework.pagination import PageNumberPagination
 
 from shop.models import Product
 from shop.selectors import product_list
@@ -23,8 +22,16 @@ class ProductOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = [
-            "sku", "slug", "name", "description", "category", "price", "currency",
-            "stock", "image", "url",
+            "sku",
+            "slug",
+            "name",
+            "description",
+            "category",
+            "price",
+            "currency",
+            "stock",
+            "image",
+            "url",
         ]
 
     def get_image(self, product: Product) -> str | None:
@@ -37,6 +44,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 
 
 class ProductListApi(APIView):
+    @extend_schema_serializer(component_name="ProductFilter")
     class FilterSerializer(serializers.Serializer):
         category = serializers.SlugField(required=False, max_length=80)
 

@@ -18,7 +18,7 @@ class ProductListView(ListView):
     context_object_name = "products"
     paginate_by = 12
 
-    def get_queryset(self):  # noqa: ANN201 - Django's signature
+    def get_queryset(self):
         self.category = None
         slug = self.request.GET.get("category") or None
         if slug is not None:
@@ -38,7 +38,7 @@ class ProductDetailView(DetailView):
     template_name = "shop/product_detail.html"
     context_object_name = "product"
 
-    def get_object(self, queryset=None) -> Product:  # noqa: ANN001
+    def get_object(self, queryset=None) -> Product:
         return get_object_or_404(
             Product.objects.active().select_related("category"), slug=self.kwargs["slug"]
         )

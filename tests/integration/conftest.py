@@ -59,9 +59,18 @@ class CeleryWorker:
 
     def __init__(self, *, env: dict[str, str], beat: bool, log_path: Path) -> None:
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--loglevel=INFO", "--concurrency=2", "--pool=prefork",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
             f"--hostname=test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ]
         if beat:
@@ -69,7 +78,11 @@ class CeleryWorker:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self._wait_ready()

@@ -1,0 +1,36 @@
+import pytest
+
+from config.celery_app import app
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_names_database_and_bus_up(client, settings):
+    settings.EVENT_BUS = {**settings.EVENT_BUS, "BACKEND": "eventbus.backends.celery.CeleryBackend"}
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"]["database"] == {"status": "up"}
+    assert body["checks"]["bus"]["status"] == "up"
+    assert body["checks"]["bus"]["backend"] == "CeleryBackend"
+
+
+def test_healthz_is_503_naming_an_unreachable_broker(client, settings, monkeypatch):
+    settings.EVENT_BUS = {**settings.EVENT_BUS, "BACKEND": "eventbus.backends.celery.CeleryBackend"}
+    # Nothing listens on port 1: the broker is down.
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"]["status"] == "up"
+    assert body["checks"]["bus"]["status"] == "down"
+    assert "Error" in body["checks"]["bus"]["error"]
+
+
+def test_request_id_is_taken_or_generated_and_echoed(client):
+    assert client.get("/healthz", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
+    generated = client.get("/healthz")["X-Request-ID"]
+    assert len(generated) == 32
+    # Anything that could forge a log line is replaced.
+    assert client.get("/healthz", HTTP_X_REQUEST_ID="a\nb")["X-Request-ID"] != "a\nb"

@@ -1,3 +1,6 @@
+import os
+from importlib import import_module
+
 from django.apps import AppConfig
 
 
@@ -5,3 +8,11 @@ class EventBusConfig(AppConfig):
     name = "eventbus"
     verbose_name = "Event bus"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Extension hook: EVENTBUS_EXTRA_HANDLER_MODULES="pkg.mod,other.mod" imports extra
+        # handler modules in every process (web, relay, Celery worker) without an app of
+        # their own. The integration tests use it to give a real worker test-only handlers.
+        for module in os.environ.get("EVENTBUS_EXTRA_HANDLER_MODULES", "").split(","):
+            if module.strip():
+                import_module(module.strip())

@@ -7,6 +7,7 @@ no trace but its retry. Retry timing and dead letters live here too, shared by b
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import traceback as traceback_module
@@ -19,8 +20,9 @@ from django.utils import timezone
 from config.request_id import request_id_context
 from eventbus.conversion import from_envelope
 from eventbus.envelope import Envelope, MalformedEnvelope
+from eventbus.events import DomainEvent
 from eventbus.models import DeadLetter, ProcessedEvent
-from eventbus.subscriptions import get_subscription
+from eventbus.subscriptions import Subscription, get_subscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ def dispatch(subscription_name: str, envelope: Envelope | dict[str, Any]) -> boo
     subscription = get_subscription(subscription_name)
     event = from_envelope(envelope)
     with request_id_context(envelope.correlation_id):
+        if not subscription.atomic:
+            return _dispatch_self_managed(subscription, event, envelope)
         try:
             with transaction.atomic():
                 ProcessedEvent.objects.create(subscription=subscription.name, event_id=envelope.id)
@@ -47,19 +51,52 @@ def dispatch(subscription_name: str, envelope: Envelope | dict[str, Any]) -> boo
             if ProcessedEvent.objects.filter(
                 subscription=subscription.name, event_id=envelope.id
             ).exists():
-                logger.info("%s: %s %s already processed", subscription.name,
-                            envelope.detail_type, envelope.id)
+                logger.info(
+                    "%s: %s %s already processed",
+                    subscription.name,
+                    envelope.detail_type,
+                    envelope.id,
+                )
                 return False
             raise
         logger.info("%s: handled %s %s", subscription.name, envelope.detail_type, envelope.id)
         return True
 
 
+def _dispatch_self_managed(
+    subscription: Subscription, event: DomainEvent, envelope: Envelope
+) -> bool:
+    """Run a handler that commits its own steps, outside any transaction.
+
+    For side effects outside the database: an email must be claimed in a committed
+    transaction before it is sent, or a crash after sending would send it twice. Such a
+    handler is idempotent itself; the processed-event row, written once it returns, spares
+    it a redelivery, and a handler that raises is retried like any other.
+    """
+    processed = ProcessedEvent.objects.filter(subscription=subscription.name, event_id=envelope.id)
+    if processed.exists():
+        logger.info(
+            "%s: %s %s already processed", subscription.name, envelope.detail_type, envelope.id
+        )
+        return False
+    subscription.handler(event, envelope)
+    _, created = ProcessedEvent.objects.get_or_create(
+        subscription=subscription.name, event_id=envelope.id
+    )
+    logger.info("%s: handled %s %s", subscription.name, envelope.detail_type, envelope.id)
+    return created
+
+
 def retry_delay(attempt: int) -> float:
-    """Seconds before retry ``attempt`` (1-based): exponential, capped, with full jitter."""
+    """Seconds before retry ``attempt`` (1-based): exponential, capped, jittered.
+
+    The delay is drawn from [ceiling/2, ceiling] ("equal jitter"): random enough that a
+    burst of failures does not retry in lock-step, yet each retry waits at least as long
+    as the one before, until the cap.
+    """
     config = settings.EVENT_BUS
-    ceiling = min(config["RETRY_MAX_SECONDS"], config["RETRY_BASE_SECONDS"] * 2 ** (attempt - 1))
-    # Full jitter keeps a burst of failures from retrying in lock-step.
+    exponent = min(max(attempt, 1) - 1, 64)  # 2**64 seconds is past any sensible cap
+    ceiling = min(config["RETRY_MAX_SECONDS"], config["RETRY_BASE_SECONDS"] * 2**exponent)
     return random.uniform(ceiling / 2, ceiling)
 
 
@@ -78,11 +115,14 @@ def record_dead_letter(
     error: BaseException | str,
     attempts: int,
     raw_message: str = "",
+    event_id: str = "",
 ) -> DeadLetter:
     """Keep an undeliverable event with its error so an operator can fix and replay it."""
     if isinstance(envelope, Envelope):
         envelope = envelope.to_dict()
-    envelope = envelope if isinstance(envelope, dict) else None
+    if envelope is not None and not isinstance(envelope, dict):
+        raw_message = raw_message or _as_text(envelope)
+        envelope = None
     if isinstance(error, BaseException):
         trace = "".join(traceback_module.format_exception(error))
         message = f"{type(error).__name__}: {error}"
@@ -90,7 +130,7 @@ def record_dead_letter(
         trace, message = "", error
     letter = DeadLetter.objects.create(
         subscription=subscription_name,
-        event_id=str((envelope or {}).get("id", "")),
+        event_id=str((envelope or {}).get("id", "")) or event_id,
         detail_type=str((envelope or {}).get("detail-type", "")),
         envelope=envelope,
         raw_message=raw_message,
@@ -102,18 +142,40 @@ def record_dead_letter(
     return letter
 
 
+def _as_text(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def replay_dead_letter(letter: DeadLetter) -> None:
-    """Send a dead letter on again: republish it, or redeliver it to its subscription."""
+    """Send a dead letter on again: republish it, or redeliver it to its subscription.
+
+    Replaying twice is harmless: delivery is idempotent per (subscription, event id). Raises
+    (and leaves the letter unreplayed) when the letter cannot be sent again.
+    """
     from eventbus.backends import get_backend
     from eventbus.models import OutboxEvent
+    from eventbus.outbox import relay_outbox
 
     if letter.envelope is None:
         raise MalformedEnvelope(f"dead letter {letter.pk} has no envelope to replay")
+    envelope = Envelope.from_dict(letter.envelope)
     if letter.subscription == DeadLetter.PUBLISH:
-        OutboxEvent.objects.filter(pk=letter.event_id).update(
-            status=OutboxEvent.Status.PENDING, next_attempt_at=timezone.now(), attempts=0
-        )
+        with transaction.atomic():
+            reset = OutboxEvent.objects.filter(pk=envelope.id).update(
+                status=OutboxEvent.Status.PENDING,
+                next_attempt_at=timezone.now(),
+                attempts=0,
+                last_error="",
+            )
+            if not reset:
+                raise LookupError(f"outbox event {envelope.id} of dead letter {letter.pk} is gone")
+            transaction.on_commit(lambda: relay_outbox(ids=[envelope.id]), robust=True)
     else:
-        get_backend().redeliver(letter.subscription, Envelope.from_dict(letter.envelope))
+        get_subscription(letter.subscription)  # fail here, not in a worker, if it is gone
+        get_backend().redeliver(letter.subscription, envelope)
     letter.replayed_at = timezone.now()
     letter.save(update_fields=["replayed_at"])
+    logger.info("replayed dead letter %s (%s, %s)", letter.pk, letter.subscription, envelope.id)

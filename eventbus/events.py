@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, ClassVar
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 
 class InvalidEvent(ValueError):
@@ -41,13 +41,54 @@ class EventType:
     @cached_property
     def validator(self) -> Draft202012Validator:
         Draft202012Validator.check_schema(self.full_schema)
-        return Draft202012Validator(self.full_schema)
+        # Formats (uuid, email, date-time) are checked too: they are part of the contract.
+        return Draft202012Validator(
+            self.full_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+
+    @property
+    def fields(self) -> list[tuple[str, str, bool]]:
+        """``(name, JSON type, required)`` for each declared detail field, for listings."""
+        required = set(self.schema.get("required", ()))
+        return [
+            (name, _describe_type(spec), name in required)
+            for name, spec in self.full_schema["properties"].items()
+        ]
 
     def validate_detail(self, detail: dict[str, Any]) -> None:
-        error = next(iter(sorted(self.validator.iter_errors(detail), key=str)), None)
-        if error is not None:
-            where = ".".join(str(part) for part in error.absolute_path) or "(detail)"
-            raise InvalidEvent(f"{self.detail_type}: detail.{where}: {error.message}")
+        """Raise InvalidEvent naming the first offending field (``detail.quantity: ...``)."""
+        errors = sorted(
+            self.validator.iter_errors(detail),
+            key=lambda error: (list(map(str, error.absolute_path)), error.message),
+        )
+        if errors:
+            where, problem = _locate(errors[0])
+            raise InvalidEvent(f"{self.detail_type}: {where}: {problem}")
+
+
+def _locate(error: ValidationError) -> tuple[str, str]:
+    """Where ``error`` is, as ``detail.<field path>``; a missing or unexpected field is named
+    itself rather than its parent object."""
+    path = ["detail", *map(str, error.absolute_path)]
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in instance]
+        if missing:
+            return ".".join([*path, missing[0]]), "is required"
+    if error.validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        unexpected = sorted(name for name in instance if name not in allowed)
+        if unexpected:
+            return ".".join([*path, unexpected[0]]), "is not a field of this event"
+    return ".".join(path), error.message
+
+
+def _describe_type(spec: dict[str, Any]) -> str:
+    kind = spec.get("type", "any")
+    text = "|".join(kind) if isinstance(kind, list) else str(kind)
+    if "format" in spec:
+        text += f" ({spec['format']})"
+    return text
 
 
 _registry: dict[tuple[str, str], EventType] = {}
@@ -72,8 +113,14 @@ class DomainEvent:
             cls.detail_type = cls.__name__
         key = (cls.source, cls.detail_type)
         existing = _registry.get(key)
-        if existing is not None and existing.event_class.__qualname__ != cls.__qualname__:
-            raise TypeError(f"event type {key} declared twice")
+        if existing is not None and _qualified_name(existing.event_class) != _qualified_name(cls):
+            raise TypeError(
+                f"event type {key} declared twice: by {_qualified_name(existing.event_class)} "
+                f"and {_qualified_name(cls)}"
+            )
+        # A broken schema should fail when the module loads, not at the first publish.
+        Draft202012Validator.check_schema(cls.schema)
+        # Re-declaring the same class (a module reloaded) replaces it.
         _registry[key] = EventType(cls.source, cls.detail_type, cls.schema, cls)
 
     def detail(self) -> dict[str, Any]:
@@ -83,6 +130,10 @@ class DomainEvent:
     @classmethod
     def event_type(cls) -> EventType:
         return _registry[(cls.source, cls.detail_type)]
+
+
+def _qualified_name(item: type) -> str:
+    return f"{item.__module__}.{item.__qualname__}"
 
 
 def event_types() -> Iterator[EventType]:

@@ -13,7 +13,8 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -23,7 +24,7 @@ from eventbus.backends import get_backend
 from eventbus.backends.base import PublishResult
 from eventbus.conversion import to_envelope
 from eventbus.delivery import record_dead_letter, retry_delay
-from eventbus.envelope import Envelope
+from eventbus.envelope import Envelope, MalformedEnvelope
 from eventbus.events import DomainEvent
 from eventbus.models import DeadLetter, OutboxEvent
 
@@ -62,8 +63,10 @@ def _relay_committed() -> None:
     if not ids:
         return
     _committed_ids.ids = []
+    batch_size = settings.EVENT_BUS["RELAY_BATCH_SIZE"]
     try:
-        relay_outbox(ids=ids)
+        for start in range(0, len(ids), batch_size):
+            relay_outbox(ids=ids[start : start + batch_size])
     except Exception:
         # The events are safe in the outbox; the sweep publishes them later.
         logger.warning("relay after commit failed; the sweep will retry", exc_info=True)
@@ -79,9 +82,18 @@ class RelayReport:
     def claimed(self) -> int:
         return self.published + self.retrying + self.dead
 
+    def add(self, other: RelayReport) -> None:
+        self.published += other.published
+        self.retrying += other.retrying
+        self.dead += other.dead
+
 
 def relay_outbox(*, ids: Iterable[str] | None = None, limit: int | None = None) -> RelayReport:
-    """Publish pending outbox rows (those in ``ids``, or any that are due) once each."""
+    """Publish pending outbox rows (those in ``ids``, or any that are due) once each.
+
+    The claimed rows stay locked until their new state is committed, so a concurrent relay
+    skips them instead of publishing them a second time.
+    """
     batch_size = limit or settings.EVENT_BUS["RELAY_BATCH_SIZE"]
     report = RelayReport()
     with transaction.atomic():
@@ -90,10 +102,11 @@ def relay_outbox(*, ids: Iterable[str] | None = None, limit: int | None = None) 
             pending = pending.filter(id__in=list(ids))
         else:
             pending = pending.filter(next_attempt_at__lte=timezone.now())
+        # Plain tuples, not model instances: the relay is the hot path of every event.
         rows = list(
             pending.select_for_update(skip_locked=True)
             .order_by("next_attempt_at")
-            .only("id", "envelope", "attempts")[:batch_size]
+            .values_list("id", "envelope", "attempts")[:batch_size]
         )
         if not rows:
             return report
@@ -103,48 +116,85 @@ def relay_outbox(*, ids: Iterable[str] | None = None, limit: int | None = None) 
     return report
 
 
-def _publish_rows(rows: Sequence[OutboxEvent], report: RelayReport) -> None:
-    envelopes = [Envelope.from_dict(row.envelope) for row in rows]
+def _publish_rows(rows: Sequence[tuple[uuid.UUID, Any, int]], report: RelayReport) -> None:
+    now = timezone.now()
+    publishable: list[tuple[uuid.UUID, Any, int]] = []
+    envelopes: list[Envelope] = []
+    for row in rows:
+        try:
+            envelopes.append(Envelope.from_dict(row[1]))
+        except MalformedEnvelope as error:
+            # A row no bus can carry must not block the rows behind it.
+            _fail_row(row, str(error), now, report)
+        else:
+            publishable.append(row)
+    if not publishable:
+        return
     try:
         results = get_backend().publish(envelopes)
+        if len(results) != len(envelopes):
+            raise RuntimeError(f"backend answered {len(results)} results for {len(envelopes)}")
     except Exception as error:  # the whole bus is unreachable: every row waits
         logger.warning("bus unreachable: %s", error)
-        results = [PublishResult.retry(f"{type(error).__name__}: {error}")] * len(rows)
-    now = timezone.now()
-    for row, result in zip(rows, results, strict=True):
+        results = [PublishResult.retry(f"{type(error).__name__}: {error}")] * len(envelopes)
+
+    published: list[uuid.UUID] = []
+    retrying: list[OutboxEvent] = []
+    for row, result in zip(publishable, results, strict=True):
         if result.ok:
-            row.status = OutboxEvent.Status.PUBLISHED
-            row.published_at = now
-            row.last_error = ""
-            report.published += 1
-            continue
-        row.attempts += 1
-        row.last_error = result.error[:2000]
-        if result.retryable:
-            row.next_attempt_at = now + timedelta(seconds=retry_delay(row.attempts))
-            report.retrying += 1
-        else:
-            row.status = OutboxEvent.Status.FAILED
-            record_dead_letter(
-                subscription_name=DeadLetter.PUBLISH,
-                envelope=row.envelope,
-                error=result.error,
-                attempts=row.attempts,
+            published.append(row[0])
+        elif result.retryable:
+            attempts = row[2] + 1
+            retrying.append(
+                OutboxEvent(
+                    id=row[0],
+                    attempts=attempts,
+                    last_error=result.error[:2000],
+                    next_attempt_at=now + timedelta(seconds=retry_delay(attempts)),
+                )
             )
-            report.dead += 1
-    OutboxEvent.objects.bulk_update(
-        rows, ["status", "published_at", "last_error", "attempts", "next_attempt_at"]
+        else:
+            _fail_row(row, result.error, now, report)
+    if published:
+        # One statement for the common case: every published row gets the same values.
+        OutboxEvent.objects.filter(pk__in=published).update(
+            status=OutboxEvent.Status.PUBLISHED, published_at=now, last_error=""
+        )
+        report.published += len(published)
+    if retrying:
+        OutboxEvent.objects.bulk_update(retrying, ["attempts", "last_error", "next_attempt_at"])
+        report.retrying += len(retrying)
+
+
+def _fail_row(
+    row: tuple[uuid.UUID, Any, int], error: str, now: datetime, report: RelayReport
+) -> None:
+    """The bus refused the event for good: keep it as a dead letter an operator can replay."""
+    attempts = row[2] + 1
+    OutboxEvent.objects.filter(pk=row[0]).update(
+        status=OutboxEvent.Status.FAILED, attempts=attempts, last_error=error[:2000]
     )
+    record_dead_letter(
+        subscription_name=DeadLetter.PUBLISH,
+        envelope=row[1] if isinstance(row[1], dict) else None,
+        raw_message="" if isinstance(row[1], dict) else repr(row[1]),
+        error=error,
+        attempts=attempts,
+        event_id=str(row[0]),
+    )
+    report.dead += 1
 
 
 def sweep_outbox(*, max_batches: int = 50) -> RelayReport:
-    """Publish everything that is due, batch after batch (the periodic safety net)."""
+    """Publish everything that is due, batch after batch (the periodic safety net).
+
+    Stops at the first batch that got nothing through: when the bus is down, one batch
+    learns it and the rest wait for the next sweep instead of each timing out in turn.
+    """
     total = RelayReport()
     for _ in range(max_batches):
         report = relay_outbox()
-        total.published += report.published
-        total.retrying += report.retrying
-        total.dead += report.dead
-        if report.claimed == 0:
+        total.add(report)
+        if report.published == 0:
             break
     return total

@@ -32,6 +32,8 @@ class Subscription:
     handler: Handler
     matcher: CompiledPattern
     description: str = ""
+    # False: the handler commits its own steps (see delivery.dispatch).
+    atomic: bool = True
 
     def matches(self, event: dict[str, Any]) -> bool:
         return self.matcher.matches(event)
@@ -40,32 +42,53 @@ class Subscription:
 _subscriptions: dict[str, Subscription] = {}
 
 
-def subscribe(*, name: str, pattern: dict[str, Any]) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of subscription ``name``."""
-    if not _NAME.match(name):
+def subscribe(
+    *, name: str, pattern: dict[str, Any], atomic: bool = True
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of subscription ``name``.
+
+    Raises ImproperlyConfigured for a name AWS would refuse, an invalid pattern, or a name
+    that another handler already uses.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
         raise ImproperlyConfigured(
-            f"subscription name {name!r} must be 1-48 letters, digits, '-' or '_'"
+            f"subscription name {name!r} must be 1-48 letters, digits, '-' or '_', "
+            "starting with a letter or digit"
         )
     try:
         matcher = compile_pattern(pattern)
     except InvalidPattern as error:
-        raise ImproperlyConfigured(f"subscription {name!r}: {error}") from error
+        raise ImproperlyConfigured(f"subscription {name!r}: invalid pattern: {error}") from error
 
     def register(handler: Handler) -> Handler:
         existing = _subscriptions.get(name)
-        if existing is not None and existing.handler.__qualname__ != handler.__qualname__:
-            raise ImproperlyConfigured(f"subscription name {name!r} is used twice")
+        if existing is not None and _qualified_name(existing.handler) != _qualified_name(handler):
+            raise ImproperlyConfigured(
+                f"subscription name {name!r} is used twice: by "
+                f"{_qualified_name(existing.handler)} and {_qualified_name(handler)}"
+            )
         description = (handler.__doc__ or "").strip().splitlines()
+        # The same handler registered again (its module reloaded) replaces itself.
         _subscriptions[name] = Subscription(
             name=name,
             pattern=pattern,
             handler=handler,
             matcher=matcher,
             description=description[0] if description else "",
+            atomic=atomic,
         )
         return handler
 
     return register
+
+
+def unsubscribe(name: str) -> None:
+    """Forget subscription ``name`` (for tests and plug-ins that register temporarily)."""
+    _subscriptions.pop(name, None)
+
+
+def _qualified_name(handler: Handler) -> str:
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
 
 
 def all_subscriptions() -> Iterator[Subscription]:

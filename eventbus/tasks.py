@@ -8,7 +8,6 @@ from typing import Any
 from celery import shared_task
 
 from config.request_id import request_id_context
-
 from eventbus.delivery import dispatch, is_retryable, max_attempts, record_dead_letter, retry_delay
 from eventbus.outbox import sweep_outbox as sweep_outbox_service
 from eventbus.scheduling import publish_due_scheduled_events as publish_due_service

@@ -7,24 +7,30 @@ one ``eventbus.deliver`` task (acks_late), the local twin of one SQS message per
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+from kombu.exceptions import OperationalError
 
 from eventbus.backends.base import EventBusBackend, PublishResult
 from eventbus.envelope import Envelope
 from eventbus.subscriptions import matching_subscriptions
 
+# What kombu raises when the broker cannot be reached (the connection, not the message).
+_BROKER_ERRORS = (OperationalError, ConnectionError, OSError)
+
 
 class CeleryBackend(EventBusBackend):
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-
     def publish(self, envelopes: Sequence[Envelope]) -> list[PublishResult]:
         from config.celery_app import app
         from eventbus.tasks import deliver
 
         results: list[PublishResult] = []
+        broker_down: PublishResult | None = None
         with app.producer_or_acquire() as producer:
             for envelope in envelopes:
+                if broker_down is not None:
+                    # Each further attempt would wait out the connect timeout again.
+                    results.append(broker_down)
+                    continue
                 body = envelope.to_dict()
                 try:
                     for subscription in matching_subscriptions(body):
@@ -33,6 +39,9 @@ class CeleryBackend(EventBusBackend):
                         deliver.apply_async(
                             args=(subscription.name, body), producer=producer, retry=False
                         )
+                except _BROKER_ERRORS as error:
+                    broker_down = PublishResult.retry(f"{type(error).__name__}: {error}")
+                    results.append(broker_down)
                 except Exception as error:
                     results.append(PublishResult.retry(f"{type(error).__name__}: {error}"))
                 else:

@@ -20,6 +20,8 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# The embedded setup keeps its database, queue and mail here; make sure it exists.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
@@ -131,7 +133,6 @@ STORAGES = {
         )
     },
 }
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=False)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security (production values come from the environment) ---------------------------
@@ -226,7 +227,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Keep Django's LOGGING (with request ids) in the worker too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "eventbus-sweep-outbox": {

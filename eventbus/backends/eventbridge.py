@@ -1,0 +1,367 @@
+"""EventBridge backend: ``put_events`` to a custom bus, rules route to one SQS queue per
+subscription, EventBridge Scheduler publishes scheduled events back onto the bus.
+
+The AWS resources are created by ``manage.py provision_eventbridge``; the names they get
+are defined here (``ResourceNames``) so the backend, the provisioner and the consumer agree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventbus import aws
+from eventbus.backends.base import EventBusBackend, PublishResult
+from eventbus.envelope import Envelope, MalformedEnvelope
+
+logger = logging.getLogger(__name__)
+
+# EventBridge's limit on entries per PutEvents call.
+MAX_ENTRIES_PER_CALL = 10
+# Entry error codes inside a 200 response that are worth sending again; any other code
+# means the entry itself is wrong and will fail the same way every time.
+RETRYABLE_ENTRY_ERRORS = frozenset({"ThrottlingException", "InternalFailure"})
+# EventBridge assigns every event its own id; ours rides in the detail under this key so a
+# consumer gets the outbox id back (dedupe survives a resend, the API's event_id matches).
+ENVELOPE_ID_KEY = "envelope_id"
+# How long Scheduler keeps trying to deliver a due schedule before its dead-letter queue.
+SCHEDULE_RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10}
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a ``ClientError`` ('' for anything else)."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """An entry's size as AWS counts it against the PutEvents request limit.
+
+    AWS documents it as the UTF-8 bytes of Source, DetailType, Detail and each Resources
+    string, plus 14 bytes when Time is set.
+    """
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += len((entry.get(key) or "").encode())
+    size += sum(len(resource.encode()) for resource in entry.get("Resources") or ())
+    return size
+
+
+def put_events_entry(envelope: Envelope, *, bus_name: str) -> dict[str, Any]:
+    """The PutEvents entry for ``envelope``, carrying our envelope id in the detail."""
+    entry = envelope.to_put_events_entry(bus_name=bus_name)
+    entry["Detail"] = json.dumps(
+        {**envelope.detail, ENVELOPE_ID_KEY: envelope.id}, separators=(",", ":"), sort_keys=True
+    )
+    return entry
+
+
+def envelope_from_message(body: str | bytes) -> Envelope:
+    """The envelope in an SQS message body that EventBridge (or ``redeliver``) sent.
+
+    Restores our envelope id from the detail, so a consumer sees the id the outbox gave
+    the event. Raises ``MalformedEnvelope`` for anything that is not an event.
+    """
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError) as error:
+        raise MalformedEnvelope(f"not JSON: {error}") from error
+    if isinstance(data, dict) and isinstance(data.get("detail"), dict):
+        detail = dict(data["detail"])
+        envelope_id = detail.pop(ENVELOPE_ID_KEY, None)
+        data = {**data, "detail": detail}
+        if envelope_id:
+            data["id"] = str(envelope_id)
+    return Envelope.from_dict(data)
+
+
+def at_expression(moment: datetime) -> str:
+    """Scheduler's one-time expression, in UTC to the second, never earlier than ``moment``."""
+    if moment.tzinfo is None:
+        raise ValueError("schedule times must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    if utc.microsecond:
+        utc = utc.replace(microsecond=0) + timedelta(seconds=1)
+    return f"at({utc:%Y-%m-%dT%H:%M:%S})"
+
+
+def parse_at_expression(expression: str) -> datetime | None:
+    """The UTC time of an ``at(...)`` expression; None for rate/cron expressions."""
+    if not (expression.startswith("at(") and expression.endswith(")")):
+        return None
+    return datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Names of the AWS resources of one deployment (bus name + queue prefix)."""
+
+    bus_name: str
+    queue_prefix: str
+    schedule_group: str
+
+    def rule(self, subscription_name: str) -> str:
+        # Rules live inside the bus, so the subscription name is unique enough.
+        return subscription_name
+
+    def queue(self, subscription_name: str) -> str:
+        return f"{self.queue_prefix}-{subscription_name}"
+
+    def dead_letter_queue(self, subscription_name: str) -> str:
+        return f"{self.queue_prefix}-{subscription_name}-dlq"
+
+    @property
+    def schedules_dead_letter_queue(self) -> str:
+        return f"{self.queue_prefix}-schedules-dlq"
+
+    @property
+    def scheduler_role(self) -> str:
+        return f"{self.queue_prefix}-scheduler"
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str]:
+    """(partition, region, account) of an ARN."""
+    parts = arn.split(":")
+    return parts[1], parts[3], parts[4]
+
+
+class EventBridgeBackend(EventBusBackend):
+    def __init__(
+        self,
+        *,
+        bus_name: str = "shop",
+        region: str = "",
+        account: str = "",
+        scheduler_role_arn: str = "",
+        schedule_group: str = "shop",
+        max_request_bytes: int = 1024 * 1024,
+        queue_prefix: str = "shop",
+        put_events_attempts: int = 3,
+        put_events_backoff_seconds: float = 0.1,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            bus_name=bus_name,
+            region=region,
+            account=account,
+            scheduler_role_arn=scheduler_role_arn,
+            schedule_group=schedule_group,
+            max_request_bytes=max_request_bytes,
+            queue_prefix=queue_prefix,
+            **options,
+        )
+        self.names = ResourceNames(
+            bus_name=bus_name, queue_prefix=queue_prefix, schedule_group=schedule_group
+        )
+        self.bus_name = bus_name
+        self.schedule_group = schedule_group
+        self.max_request_bytes = int(max_request_bytes)
+        self.put_events_attempts = max(1, int(put_events_attempts))
+        self.put_events_backoff_seconds = float(put_events_backoff_seconds)
+        self._scheduler_role_arn = scheduler_role_arn
+        self._bus_arn: str | None = None
+        self._queue_urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # --- publishing -------------------------------------------------------------------------
+
+    def publish(self, envelopes: Sequence[Envelope]) -> list[PublishResult]:
+        results: list[PublishResult | None] = [None] * len(envelopes)
+        sendable: list[tuple[int, dict[str, Any], int]] = []
+        for index, envelope in enumerate(envelopes):
+            entry = put_events_entry(envelope, bus_name=self.bus_name)
+            size = entry_size(entry)
+            if size > self.max_request_bytes:
+                results[index] = PublishResult.reject(
+                    f"EntryTooLarge: the event is {size} bytes as EventBridge counts it, over "
+                    f"the {self.max_request_bytes}-byte PutEvents request limit; it can never "
+                    "be published"
+                )
+            else:
+                sendable.append((index, entry, size))
+        batches = list(self._batches(sendable))
+        for number, batch in enumerate(batches):
+            unreachable = self._send_batch(batch, results)
+            if unreachable:
+                # The bus is down or refuses us: do not wait out a timeout per batch.
+                for later in batches[number + 1 :]:
+                    for index, _entry, _size in later:
+                        results[index] = PublishResult.retry(unreachable)
+                break
+        return [result or PublishResult.retry("not sent") for result in results]
+
+    def _batches(
+        self, sendable: list[tuple[int, dict[str, Any], int]]
+    ) -> Iterator[list[tuple[int, dict[str, Any], int]]]:
+        """Consecutive groups of at most 10 entries whose sizes fit one request."""
+        batch: list[tuple[int, dict[str, Any], int]] = []
+        batch_bytes = 0
+        for item in sendable:
+            if batch and (
+                len(batch) == MAX_ENTRIES_PER_CALL or batch_bytes + item[2] > self.max_request_bytes
+            ):
+                yield batch
+                batch, batch_bytes = [], 0
+            batch.append(item)
+            batch_bytes += item[2]
+        if batch:
+            yield batch
+
+    def _send_batch(
+        self,
+        batch: list[tuple[int, dict[str, Any], int]],
+        results: list[PublishResult | None],
+    ) -> str:
+        """Send one batch, resending only its retryable failures; fills ``results``.
+
+        Returns an error message when the call itself failed (bus unreachable), else ''.
+        """
+        events = aws.client("events")
+        pending = batch
+        last_errors: dict[int, str] = {}
+        for attempt in range(1, self.put_events_attempts + 1):
+            try:
+                response = events.put_events(Entries=[entry for _index, entry, _size in pending])
+            except (ClientError, BotoCoreError) as error:
+                # botocore already retried the call (standard mode); the rows wait in the
+                # outbox for the relay's next attempt.
+                message = f"PutEvents failed: {type(error).__name__}: {error}"
+                logger.warning("%s", message)
+                for index, _entry, _size in pending:
+                    results[index] = PublishResult.retry(message)
+                return message
+            retry_next: list[tuple[int, dict[str, Any], int]] = []
+            for item, outcome in zip(pending, response["Entries"], strict=True):
+                index = item[0]
+                code = outcome.get("ErrorCode")
+                if not code:
+                    results[index] = PublishResult.success()
+                    continue
+                message = f"{code}: {outcome.get('ErrorMessage', '')}".rstrip(": ")
+                if code in RETRYABLE_ENTRY_ERRORS:
+                    last_errors[index] = message
+                    retry_next.append(item)
+                else:
+                    results[index] = PublishResult.reject(
+                        f"EventBridge rejected the event: {message}"
+                    )
+            if not retry_next:
+                return ""
+            pending = retry_next
+            if attempt < self.put_events_attempts:
+                time.sleep(self._backoff(attempt))
+        for index, _entry, _size in pending:
+            results[index] = PublishResult.retry(
+                f"{last_errors[index]} (after {self.put_events_attempts} attempts)"
+            )
+        return ""
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(2.0, self.put_events_backoff_seconds * 2 ** (attempt - 1))
+        # Full jitter: resends from many relays do not arrive in lock-step.
+        return random.uniform(0, ceiling)
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def schedule(self, envelope: Envelope, *, at: datetime, key: str) -> str:
+        """Create (or fully update) the one-time Scheduler schedule ``key`` for ``envelope``."""
+        scheduler = aws.client("scheduler")
+        definition = self.schedule_definition(envelope, at=at, key=key)
+        # The same event id gives the same token: a retried create is not a second schedule.
+        token = envelope.id
+        try:
+            scheduler.create_schedule(**definition, ClientToken=token)
+        except ClientError as error:
+            if error_code(error) != "ConflictException":
+                raise
+            # update_schedule resets every field it is not given, so send them all.
+            scheduler.update_schedule(**definition, ClientToken=token)
+            logger.info("schedule %s moved to %s", key, definition["ScheduleExpression"])
+        else:
+            logger.info("schedule %s created for %s", key, definition["ScheduleExpression"])
+        return key
+
+    def schedule_definition(self, envelope: Envelope, *, at: datetime, key: str) -> dict[str, Any]:
+        """The full definition of schedule ``key`` (what create and update both send)."""
+        bus_arn = self.bus_arn()
+        detail = json.loads(put_events_entry(envelope, bus_name=self.bus_name)["Detail"])
+        return {
+            "Name": key,
+            "GroupName": self.schedule_group,
+            "Description": f"{envelope.detail_type} {envelope.id}",
+            "ScheduleExpression": at_expression(at),
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED",
+            "ActionAfterCompletion": "DELETE",
+            "Target": {
+                "Arn": bus_arn,
+                "RoleArn": self.scheduler_role_arn(),
+                "Input": json.dumps(detail, separators=(",", ":"), sort_keys=True),
+                "EventBridgeParameters": {
+                    "DetailType": envelope.detail_type,
+                    "Source": envelope.source,
+                },
+                "RetryPolicy": SCHEDULE_RETRY_POLICY,
+                "DeadLetterConfig": {"Arn": self.schedules_dead_letter_queue_arn()},
+            },
+        }
+
+    def cancel_schedule(self, key: str) -> None:
+        try:
+            aws.client("scheduler").delete_schedule(Name=key, GroupName=self.schedule_group)
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise
+            logger.info("schedule %s already gone", key)
+
+    # --- redelivery and health --------------------------------------------------------------
+
+    def redeliver(self, subscription_name: str, envelope: Envelope) -> None:
+        """Put ``envelope`` on the subscription's queue again (dead-letter replay)."""
+        aws.client("sqs").send_message(
+            QueueUrl=self.queue_url(subscription_name), MessageBody=envelope.to_json()
+        )
+
+    def check(self) -> None:
+        aws.client("events").describe_event_bus(Name=self.bus_name)
+
+    # --- resource addresses -----------------------------------------------------------------
+
+    def bus_arn(self) -> str:
+        """The bus ARN, asked once: it also tells the account, region and partition."""
+        if self._bus_arn is None:
+            arn = aws.client("events").describe_event_bus(Name=self.bus_name)["Arn"]
+            with self._lock:
+                self._bus_arn = arn
+        return self._bus_arn
+
+    def scheduler_role_arn(self) -> str:
+        """``SCHEDULER_ROLE_ARN``, or the role ``provision_eventbridge --create-role`` makes."""
+        if self._scheduler_role_arn:
+            return self._scheduler_role_arn
+        partition, _region, account = _arn_parts(self.bus_arn())
+        return f"arn:{partition}:iam::{account}:role/{self.names.scheduler_role}"
+
+    def schedules_dead_letter_queue_arn(self) -> str:
+        partition, region, account = _arn_parts(self.bus_arn())
+        return f"arn:{partition}:sqs:{region}:{account}:{self.names.schedules_dead_letter_queue}"
+
+    def queue_url(self, subscription_name: str) -> str:
+        url = self._queue_urls.get(subscription_name)
+        if url is None:
+            name = self.names.queue(subscription_name)
+            url = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+            with self._lock:
+                self._queue_urls[subscription_name] = url
+        return url

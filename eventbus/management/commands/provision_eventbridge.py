@@ -1,0 +1,45 @@
+"""``manage.py provision_eventbridge``: create or update the EventBridge backend's resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from eventbus.provisioning import KEPT, provision
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update the event bus, one rule + SQS queue (with dead-letter queue) per "
+        "subscription, the schedule group and, with --create-role, Scheduler's IAM role. "
+        "Idempotent: a second run keeps everything."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="Show the plan; change nothing.")
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="Delete rules on the bus that no subscription in the code owns.",
+        )
+        parser.add_argument(
+            "--create-role",
+            action="store_true",
+            help="Also create the IAM role EventBridge Scheduler assumes to publish.",
+        )
+
+    def handle(self, *args: Any, dry_run: bool, prune: bool, create_role: bool, **options: Any):
+        actions = provision(dry_run=dry_run, prune=prune, create_role=create_role)
+        rows = [("RESOURCE", "NAME", "OUTCOME", "NOTE")] + [
+            (item.resource, item.name, item.outcome, item.note) for item in actions
+        ]
+        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        for row in rows:
+            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            self.stdout.write(f"{line}  {row[3]}".rstrip())
+        changes = sum(1 for item in actions if item.outcome != KEPT)
+        if dry_run:
+            self.stdout.write(f"Dry run: {changes} change(s) planned, nothing was changed.")
+        else:
+            self.stdout.write(self.style.SUCCESS(f"{changes} change(s), {len(actions)} resources."))

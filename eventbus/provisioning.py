@@ -1,0 +1,414 @@
+"""Idempotent provisioning of the EventBridge backend's AWS resources from the code's
+subscriptions: bus, rules, queues with dead-letter queues, schedule group, Scheduler role.
+
+Each resource is compared with what it should be and only created or changed when it
+differs, so running it again changes nothing; ``dry_run`` reports the plan without acting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+from eventbus import aws
+from eventbus.backends.eventbridge import ResourceNames, error_code
+from eventbus.subscriptions import Subscription, all_subscriptions
+
+logger = logging.getLogger(__name__)
+
+CREATED, CHANGED, KEPT, DELETED, ORPHANED = "created", "changed", "kept", "deleted", "orphaned"
+
+# Messages a consumer has not deleted come back after this; longer than any handler runs.
+QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60
+# Dead letters wait for an operator for SQS's longest retention.
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+# EventBridge's retries of a delivery to the queue before the target's dead-letter queue.
+TARGET_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+TARGET_ID = "subscription-queue"
+SCHEDULER_POLICY_NAME = "publish-scheduled-events"
+_MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+_MISSING = {"ResourceNotFoundException", "NoSuchEntity"}
+
+
+@dataclass(frozen=True)
+class Action:
+    """What provisioning did (or, in a dry run, would do) to one resource."""
+
+    resource: str
+    name: str
+    outcome: str
+    note: str = ""
+
+
+def max_receive_count() -> int:
+    """Receives before SQS moves a message to its dead-letter queue (the bus's attempts)."""
+    options = settings.EVENT_BUS.get("OPTIONS", {})
+    return int(options.get("max_receive_count") or settings.EVENT_BUS["MAX_ATTEMPTS"])
+
+
+def _policy_document(value: Any) -> Any:
+    """A policy as a dict, whether AWS returned it parsed, as JSON, or URL-encoded JSON."""
+    if isinstance(value, str):
+        text = value if value.lstrip().startswith("{") else unquote(value)
+        return json.loads(text)
+    return value
+
+
+def _same_queue_attribute(name: str, current: str | None, wanted: str) -> bool:
+    if current is None:
+        return False
+    if name in ("Policy", "RedrivePolicy"):
+        try:
+            current_document = json.loads(current)
+        except ValueError:
+            return False
+        wanted_document = json.loads(wanted)
+        if name == "RedrivePolicy":  # maxReceiveCount comes back as a string or a number
+            return {k: str(v) for k, v in current_document.items()} == {
+                k: str(v) for k, v in wanted_document.items()
+            }
+        return current_document == wanted_document
+    return str(current) == wanted
+
+
+def _allow_rule_to_send(queue_arn: str, rule_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowEventBridgeRule",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+class Provisioner:
+    """Brings the AWS resources in line with the subscriptions in code."""
+
+    def __init__(
+        self,
+        *,
+        dry_run: bool = False,
+        prune: bool = False,
+        create_role: bool = False,
+        subscriptions: Iterable[Subscription] | None = None,
+    ) -> None:
+        options = settings.EVENT_BUS.get("OPTIONS", {})
+        self.dry_run = dry_run
+        self.prune = prune
+        self.create_role = create_role
+        self.subscriptions = list(all_subscriptions() if subscriptions is None else subscriptions)
+        self.names = ResourceNames(
+            bus_name=options.get("bus_name", "shop"),
+            queue_prefix=options.get("queue_prefix", "shop"),
+            schedule_group=options.get("schedule_group", "shop"),
+        )
+        self.events = aws.client("events")
+        self.sqs = aws.client("sqs")
+        self.scheduler = aws.client("scheduler")
+        self.region = self.events.meta.region_name
+        self.partition = boto3.session.Session().get_partition_for_region(self.region)
+        self.account = aws.client("sts").get_caller_identity()["Account"]
+        self.actions: list[Action] = []
+
+    # --- addresses (computed, so a dry run can plan resources that do not exist yet) ------
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}"
+
+    @property
+    def bus_arn(self) -> str:
+        return self._arn("events", f"event-bus/{self.names.bus_name}")
+
+    def rule_arn(self, rule_name: str) -> str:
+        bus = "" if self.names.bus_name == "default" else f"{self.names.bus_name}/"
+        return self._arn("events", f"rule/{bus}{rule_name}")
+
+    def queue_arn(self, queue_name: str) -> str:
+        return self._arn("sqs", queue_name)
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(self) -> list[Action]:
+        self._ensure_bus()
+        self._ensure_queue(
+            self.names.schedules_dead_letter_queue,
+            {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+            note="dead letters of schedules",
+        )
+        self._ensure_schedule_group()
+        for subscription in self.subscriptions:
+            self._ensure_subscription(subscription)
+        self._handle_orphaned_rules()
+        if self.create_role:
+            self._ensure_scheduler_role()
+        return self.actions
+
+    def _record(self, resource: str, name: str, outcome: str, note: str = "") -> None:
+        self.actions.append(Action(resource, name, outcome, note))
+        if outcome not in (KEPT, ORPHANED) and not self.dry_run:
+            logger.info("%s %s: %s %s", resource, name, outcome, note)
+
+    def _ensure_bus(self) -> None:
+        try:
+            self.events.describe_event_bus(Name=self.names.bus_name)
+        except ClientError as error:
+            if error_code(error) not in _MISSING:
+                raise
+            if not self.dry_run:
+                self.events.create_event_bus(Name=self.names.bus_name)
+            self._record("event bus", self.names.bus_name, CREATED)
+        else:
+            self._record("event bus", self.names.bus_name, KEPT)
+
+    def _queue_url(self, name: str) -> str | None:
+        try:
+            return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except ClientError as error:
+            if error_code(error) not in _MISSING_QUEUE:
+                raise
+            return None
+
+    def _ensure_queue(self, name: str, attributes: dict[str, str], *, note: str = "") -> None:
+        url = self._queue_url(name)
+        if url is None:
+            if not self.dry_run:
+                self.sqs.create_queue(QueueName=name, Attributes=attributes)
+            self._record("queue", name, CREATED, note)
+            return
+        current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        current = current.get("Attributes", {})
+        differing = {
+            key: value
+            for key, value in attributes.items()
+            if not _same_queue_attribute(key, current.get(key), value)
+        }
+        if differing:
+            if not self.dry_run:
+                self.sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+            self._record("queue", name, CHANGED, ", ".join(sorted(differing)))
+        else:
+            self._record("queue", name, KEPT, note)
+
+    def _ensure_schedule_group(self) -> None:
+        name = self.names.schedule_group
+        try:
+            self.scheduler.get_schedule_group(Name=name)
+        except ClientError as error:
+            if error_code(error) not in _MISSING:
+                raise
+            if not self.dry_run:
+                self.scheduler.create_schedule_group(Name=name)
+            self._record("schedule group", name, CREATED)
+        else:
+            self._record("schedule group", name, KEPT)
+
+    def _ensure_subscription(self, subscription: Subscription) -> None:
+        rule_name = self.names.rule(subscription.name)
+        rule_arn = self.rule_arn(rule_name)
+        queue_name = self.names.queue(subscription.name)
+        dead_letter_name = self.names.dead_letter_queue(subscription.name)
+        queue_arn = self.queue_arn(queue_name)
+        dead_letter_arn = self.queue_arn(dead_letter_name)
+        # The dead-letter queue takes messages from two senders: SQS's redrive (no policy
+        # needed) and the rule target's dead-letter config (EventBridge, needs the policy).
+        self._ensure_queue(
+            dead_letter_name,
+            {
+                "MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS),
+                "Policy": _allow_rule_to_send(dead_letter_arn, rule_arn),
+            },
+            note=f"dead letters of {subscription.name}",
+        )
+        self._ensure_queue(
+            queue_name,
+            {
+                "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count()}
+                ),
+                "Policy": _allow_rule_to_send(queue_arn, rule_arn),
+            },
+            note=subscription.name,
+        )
+        rule_outcome = self._ensure_rule(rule_name, subscription)
+        self._ensure_target(
+            rule_name,
+            queue_arn=queue_arn,
+            dead_letter_arn=dead_letter_arn,
+            rule_is_new=rule_outcome == CREATED,
+        )
+
+    def _ensure_rule(self, rule_name: str, subscription: Subscription) -> str:
+        wanted = {
+            "EventPattern": json.dumps(subscription.pattern, sort_keys=True),
+            "State": "ENABLED",
+            "Description": subscription.description[:512],
+        }
+        try:
+            current = self.events.describe_rule(Name=rule_name, EventBusName=self.names.bus_name)
+        except ClientError as error:
+            if error_code(error) not in _MISSING:
+                raise
+            outcome = CREATED
+        else:
+            same = (
+                json.loads(current.get("EventPattern") or "null") == subscription.pattern
+                and current.get("State") == "ENABLED"
+                and (current.get("Description") or "") == wanted["Description"]
+            )
+            outcome = KEPT if same else CHANGED
+        if outcome != KEPT and not self.dry_run:
+            self.events.put_rule(Name=rule_name, EventBusName=self.names.bus_name, **wanted)
+        self._record("rule", rule_name, outcome, wanted["EventPattern"])
+        return outcome
+
+    def _ensure_target(
+        self, rule_name: str, *, queue_arn: str, dead_letter_arn: str, rule_is_new: bool
+    ) -> None:
+        wanted = {
+            "Id": TARGET_ID,
+            "Arn": queue_arn,
+            "RetryPolicy": TARGET_RETRY_POLICY,
+            "DeadLetterConfig": {"Arn": dead_letter_arn},
+        }
+        targets = []
+        if not rule_is_new:
+            targets = self.events.list_targets_by_rule(
+                Rule=rule_name, EventBusName=self.names.bus_name
+            )["Targets"]
+        current = next((item for item in targets if item.get("Id") == TARGET_ID), None)
+        if current is None:
+            outcome = CREATED
+        elif all(current.get(key) == value for key, value in wanted.items()):
+            outcome = KEPT
+        else:
+            outcome = CHANGED
+        if outcome != KEPT and not self.dry_run:
+            response = self.events.put_targets(
+                Rule=rule_name, EventBusName=self.names.bus_name, Targets=[wanted]
+            )
+            if response.get("FailedEntryCount"):
+                raise RuntimeError(f"put_targets on {rule_name}: {response['FailedEntries']}")
+        self._record("rule target", rule_name, outcome, f"-> {queue_arn.rsplit(':', 1)[-1]}")
+
+    def _existing_rule_names(self) -> list[str]:
+        names: list[str] = []
+        request: dict[str, Any] = {"EventBusName": self.names.bus_name}
+        while True:
+            try:
+                page = self.events.list_rules(**request)
+            except ClientError as error:
+                if error_code(error) in _MISSING:  # no bus yet (dry run): no rules either
+                    return names
+                raise
+            names += [rule["Name"] for rule in page.get("Rules", [])]
+            if not page.get("NextToken"):
+                return names
+            request["NextToken"] = page["NextToken"]
+
+    def _handle_orphaned_rules(self) -> None:
+        wanted = {self.names.rule(item.name) for item in self.subscriptions}
+        for rule_name in sorted(set(self._existing_rule_names()) - wanted):
+            if not self.prune:
+                self._record("rule", rule_name, ORPHANED, "no subscription; --prune deletes it")
+                continue
+            if not self.dry_run:
+                targets = self.events.list_targets_by_rule(
+                    Rule=rule_name, EventBusName=self.names.bus_name
+                )["Targets"]
+                if targets:
+                    self.events.remove_targets(
+                        Rule=rule_name,
+                        EventBusName=self.names.bus_name,
+                        Ids=[target["Id"] for target in targets],
+                    )
+                self.events.delete_rule(Name=rule_name, EventBusName=self.names.bus_name)
+            self._record("rule", rule_name, DELETED, "its queues are kept (they may hold messages)")
+
+    def _ensure_scheduler_role(self) -> None:
+        iam = aws.client("iam")
+        role_name = self.names.scheduler_role
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": self.account}},
+                }
+            ],
+        }
+        permissions = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "events:PutEvents", "Resource": self.bus_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": "sqs:SendMessage",
+                    "Resource": self.queue_arn(self.names.schedules_dead_letter_queue),
+                },
+            ],
+        }
+        try:
+            role = iam.get_role(RoleName=role_name)["Role"]
+        except ClientError as error:
+            if error_code(error) not in _MISSING:
+                raise
+            if not self.dry_run:
+                iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+            self._record("IAM role", role_name, CREATED, "assumed by EventBridge Scheduler")
+        else:
+            if _policy_document(role.get("AssumeRolePolicyDocument")) == trust:
+                self._record("IAM role", role_name, KEPT, "assumed by EventBridge Scheduler")
+            else:
+                if not self.dry_run:
+                    iam.update_assume_role_policy(
+                        RoleName=role_name, PolicyDocument=json.dumps(trust)
+                    )
+                self._record("IAM role", role_name, CHANGED, "trust policy")
+        try:
+            current = iam.get_role_policy(RoleName=role_name, PolicyName=SCHEDULER_POLICY_NAME)
+            same = _policy_document(current.get("PolicyDocument")) == permissions
+        except ClientError as error:
+            if error_code(error) not in _MISSING:
+                raise
+            current, same = None, False
+        outcome = KEPT if same else (CREATED if current is None else CHANGED)
+        if outcome != KEPT and not self.dry_run:
+            iam.put_role_policy(
+                RoleName=role_name,
+                PolicyName=SCHEDULER_POLICY_NAME,
+                PolicyDocument=json.dumps(permissions),
+            )
+        self._record(
+            "IAM policy",
+            f"{role_name}/{SCHEDULER_POLICY_NAME}",
+            outcome,
+            "events:PutEvents on the bus, sqs:SendMessage on the schedules DLQ",
+        )
+
+
+def provision(
+    *, dry_run: bool = False, prune: bool = False, create_role: bool = False
+) -> list[Action]:
+    """Provision (or with ``dry_run`` plan) every resource; returns what was done to each."""
+    return Provisioner(dry_run=dry_run, prune=prune, create_role=create_role).run()

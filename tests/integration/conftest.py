@@ -173,3 +173,7 @@ def wait_until(predicate: Callable[[], object], *, timeout: float = 10, interval
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+# moto's server for the EventBridge backend's tests (see tests/integration/moto_server.py).
+from tests.integration.moto_server import aws, moto_endpoint, provisioned  # noqa: E402, F401

@@ -6,6 +6,7 @@ moto locally); the region from ``EVENT_BUS["OPTIONS"]["region"]`` or the same ch
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -30,11 +31,21 @@ def configured_region() -> str | None:
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # Building a session reads the endpoint and partition data (~150 ms): do it once.
+    return boto3.session.Session()
+
+
+_creating = threading.Lock()
+
+
+@cache
 def client(service: str) -> Any:
     """A boto3 client for ``service`` with timeouts and the standard retry mode.
 
     boto3 clients are thread-safe, so one per process is enough; building one costs
-    milliseconds (it loads the service model), which is why it is cached.
+    milliseconds (it loads the service model), which is why it is cached. A session is
+    not thread-safe, so clients are created under a lock.
     """
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -42,10 +53,17 @@ def client(service: str) -> Any:
         retries={"mode": "standard", "max_attempts": 3},
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
-    return boto3.session.Session().client(service, region_name=configured_region(), config=config)
+    with _creating:
+        return _session().client(service, region_name=configured_region(), config=config)
+
+
+def reset() -> None:
+    """Forget every client and the session (the environment changed: tests, reconfiguring)."""
+    client.cache_clear()
+    _session.cache_clear()
 
 
 @receiver(setting_changed)
 def _forget_clients(*, setting: str, **kwargs: object) -> None:
     if setting == "EVENT_BUS":
-        client.cache_clear()
+        client.cache_clear()  # the region may have changed; the session does not depend on it

@@ -1,12 +1,13 @@
 """Fixtures for the EventBridge backend: moto's server on a free loopback port, spoken to
 over HTTP through boto3 exactly as a deployment speaks to AWS.
 
-Import the fixtures into a test module: ``from tests.integration.moto_server import aws``.
+tests/integration/conftest.py imports the fixtures: ``aws``, ``provisioned``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class AwsStack:
     def queue_url(self, name: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
-    def queue_messages(self, name: str, *, max_messages: int = 10) -> list[dict[str, Any]]:
+    def queue_messages(self, name: str, *, max_messages: int = 1000) -> list[dict[str, Any]]:
         """Messages in queue ``name``, received and made visible again at once."""
         sqs = self.client("sqs")
         url = self.queue_url(name)
@@ -81,6 +82,7 @@ class AwsStack:
 def aws(moto_endpoint, monkeypatch, settings) -> Iterator[AwsStack]:
     """A clean moto, this process's boto3 clients pointed at it, and the EventBridge
     backend configured as the bus (not provisioned: see ``provisioned``)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
     urllib.request.urlopen(
         urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
     ).read()
@@ -110,9 +112,9 @@ def aws(moto_endpoint, monkeypatch, settings) -> Iterator[AwsStack]:
         "RETRY_BASE_SECONDS": 0.01,
         "RETRY_MAX_SECONDS": 0.05,
     }
-    aws_clients.client.cache_clear()
+    aws_clients.reset()
     yield AwsStack(endpoint=moto_endpoint)
-    aws_clients.client.cache_clear()
+    aws_clients.reset()
 
 
 @pytest.fixture

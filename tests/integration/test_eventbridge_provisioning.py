@@ -11,13 +11,7 @@ from django.core.management import call_command
 from eventbus.provisioning import CHANGED, CREATED, DELETED, KEPT, ORPHANED, provision
 from eventbus.subscriptions import all_subscriptions
 from eventbus.testing import temporary_subscription
-from tests.integration.moto_server import (  # noqa: F401
-    BUS_NAME,
-    QUEUE_PREFIX,
-    SCHEDULE_GROUP,
-    aws,
-    moto_endpoint,
-)
+from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP
 
 pytestmark = [pytest.mark.integration]
 

@@ -30,11 +30,7 @@ browser:
 	fi
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py seed_catalog
-	@if [ -n "$$DJANGO_SUPERUSER_USERNAME" ]; then \
-	  $(BIN)/python manage.py createsuperuser --noinput 2>/dev/null || echo "admin user exists"; fi
+	bin/setup
 	PORT=$(PORT) bin/serve
 
 test: install-dev browser

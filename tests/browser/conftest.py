@@ -1,0 +1,204 @@
+"""Fixtures for browser tests: the shop served by gunicorn on the test database, a real
+Celery worker delivering its events, and headless Debian Chromium driven by Playwright.
+
+A failed test leaves a screenshot of its page in ``test-artifacts/``. Outside CI a
+missing Chromium skips these tests; under ``CI=true`` it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.integration import conftest as integration
+from tests.integration.conftest import IN_CI, ROOT
+
+# The integration fixtures this directory uses: a real Celery worker on the test database.
+require_postgres = integration.require_postgres
+require_redis = integration.require_redis
+worker_env = integration.worker_env
+start_worker = integration.start_worker
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Keep each phase's report on the item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    return any(
+        getattr(getattr(item, f"report_{phase}", None), "failed", False)
+        for phase in ("setup", "call")
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ShopServer:
+    """``gunicorn config.wsgi`` on a free loopback port, configured through its environment."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                f"--bind=127.0.0.1:{self.port}",
+                "--workers=2",
+                "--threads=4",
+                "--graceful-timeout=2",
+                "--access-logfile=-",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn's quick shutdown
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def shop_server(
+    transactional_db, worker_env, start_worker, tmp_path, request
+) -> Iterator[ShopServer]:
+    """The shop as production runs it: gunicorn publishing to Redis, a Celery worker
+    applying the events, both on the test database (so the test sees their commits)."""
+    server = ShopServer(
+        env={
+            **worker_env,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # where the catalog fixture put images
+            "DJANGO_SETTINGS_MODULE": "tests.browser.server_settings",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+        },
+        log_path=tmp_path / "gunicorn.log",
+    )
+    try:
+        start_worker()  # boots while gunicorn does
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+        if _failed(request.node):
+            print(f"--- gunicorn log ---\n{server.log()}")
+
+
+@pytest.fixture(autouse=True)
+def _require_chromium() -> None:
+    """Checked before any server starts: skip (or, in CI, fail) without a browser."""
+    if not CHROMIUM.exists():
+        reason = f"Chromium at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(f"CI needs {reason}")
+        pytest.skip(f"needs {reason}")
+
+
+@pytest.fixture
+def chromium(monkeypatch) -> Iterator[object]:
+    """Headless Chromium for one test. Playwright's sync API keeps an event loop running
+    in this thread, which trips Django's async-safety check on the test's own ORM calls;
+    nothing async touches the database here, so the check is off while the browser is."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _artifact_name(item: pytest.Item) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-150:]
+
+
+@pytest.fixture
+def open_page(chromium, request) -> Iterator[object]:
+    """``open_page(java_script_enabled=...)`` gives a fresh page in its own browser context
+    (own cookies, so its own guest cart); failed tests leave screenshots of their pages."""
+    contexts = []
+
+    def open_(*, java_script_enabled: bool = True):
+        context = chromium.new_context(
+            java_script_enabled=java_script_enabled, viewport={"width": 1100, "height": 800}
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_
+    failed = _failed(request.node)
+    for number, context in enumerate(contexts):
+        if failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            for page_number, page in enumerate(context.pages):
+                path = ARTIFACTS / f"{_artifact_name(request.node)}-{number}-{page_number}.png"
+                try:
+                    page.screenshot(path=str(path), full_page=True)
+                except Exception as error:  # a crashed page must not hide the real failure
+                    print(f"screenshot failed: {error}")
+                else:
+                    print(f"screenshot saved: {path}")
+        context.close()

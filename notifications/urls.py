@@ -1,5 +1,10 @@
 from django.urls import path
 
+from notifications import views
+
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("recover/<str:token>/", views.recover_cart, name="recover"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

@@ -1,0 +1,103 @@
+"""Reminders of abandoned carts, the addresses that opted out, and the emails sent."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Reminder(models.Model):
+    """One scheduled abandoned-cart email: at most one is pending per cart.
+
+    ``activity_sequence`` is the cart event the reminder was (re)scheduled for; the mailer
+    sends only while the cart has not moved past it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        # Claimed by the mailer and being sent. A row that stays here had its worker die
+        # between claiming and recording the result: the email may or may not have gone
+        # out, so it is never sent again automatically (at most one email).
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    cart = models.ForeignKey("cart.Cart", on_delete=models.CASCADE, related_name="reminders")
+    email = models.EmailField(max_length=254)
+    step = models.PositiveSmallIntegerField(default=1, help_text="Step in REMINDER_SERIES.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(
+        max_length=255, blank=True, help_text="Why it was skipped, cancelled or failed."
+    )
+    due_at = models.DateTimeField()
+    activity_sequence = models.PositiveIntegerField(
+        help_text="The cart event (sequence number) the reminder was scheduled for."
+    )
+    activity_at = models.DateTimeField(help_text="When that cart event happened.")
+    schedule_key = models.CharField(
+        max_length=64, help_text="The bus backend's name for the schedule."
+    )
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(
+        null=True, blank=True, help_text="First use of the recovery link."
+    )
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    recovered_order_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cart"],
+                condition=models.Q(status="pending"),
+                name="one_pending_reminder_per_cart",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="reminder_status_due"),
+            models.Index(
+                fields=["due_at"], condition=models.Q(status="pending"), name="reminder_pending_due"
+            ),
+            models.Index(fields=["email"], name="reminder_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.pk} (step {self.step}, {self.status}) for cart {self.cart_id}"
+
+
+class EmailSuppression(models.Model):
+    """An address that unsubscribed: it never gets a reminder again."""
+
+    email = models.EmailField(max_length=254, unique=True, help_text="Stored lower-case.")
+    source = models.CharField(max_length=32, blank=True, help_text="How it was recorded.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "unsubscribed address"
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class SentEmail(models.Model):
+    """The log of reminder emails that went out."""
+
+    reminder = models.ForeignKey(
+        Reminder, null=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    message_id = models.CharField(max_length=255, unique=True)
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to}"

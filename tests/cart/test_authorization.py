@@ -133,3 +133,17 @@ def test_login_merges_the_guest_cart_through_events(catalog, client, user, deliv
     assert OutboxEvent.objects.filter(
         detail_type="ItemAddedToCart", envelope__detail__cart_id=str(user_cart.pk)
     ).exists()
+
+
+def test_logging_in_on_the_shop_login_page_merges_the_guest_cart(catalog, client, user, deliver):
+    client.post("/cart/add/", {"sku": "TEA-001", "quantity": 1})
+    deliver()
+    response = client.post(
+        "/accounts/login/", {"username": "alice", "password": "s3cret-pass-word", "next": "/cart/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/cart/"
+    deliver()
+    page = client.get("/cart/")
+    assert b"Sencha Asamushi" in page.content
+    assert Cart.objects.get(user=user, status=Cart.Status.OPEN).lines.count() == 1

@@ -9,7 +9,6 @@ it to the subscription's dead-letter queue after ``maxReceiveCount`` receives.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -131,7 +130,7 @@ class QueueConsumer:
 
     def _retry_later(self, message: dict[str, Any], attempt: int, error: Exception) -> None:
         """Leave the message in the queue and let it come back after a backoff."""
-        delay = min(MAX_VISIBILITY_SECONDS, max(0, math.ceil(retry_delay(attempt))))
+        delay = min(MAX_VISIBILITY_SECONDS, max(0, round(retry_delay(attempt))))
         logger.warning(
             "%s failed on receive %d, back in %ds: %s: %s",
             self.subscription_name,

@@ -28,6 +28,8 @@ def _isolated_settings(settings, tmp_path, request):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Real password hashing costs ~0.3 s a login; tests do not need its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

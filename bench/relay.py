@@ -1,0 +1,172 @@
+"""Relay throughput to Celery on Redis, against raw kombu publishes of the same messages.
+
+Each round writes N outbox rows, then times the relay (claim rows, match the one
+subscription, enqueue one ``eventbus.deliver`` task each, mark rows published). The
+baseline publishes the very task messages the relay produced, with kombu alone, on the
+same connection. Uses a scratch PostgreSQL database and a scratch Redis db (flushed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bench._django import setup
+
+EVENTS = int(os.environ.get("BENCH_RELAY_EVENTS", "2000"))
+ROUNDS = int(os.environ.get("BENCH_RELAY_ROUNDS", "5"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+GOAL = 0.5
+
+
+@dataclass
+class Message:
+    body: Any
+    headers: dict[str, Any]
+    properties: dict[str, Any]
+
+
+def main() -> None:
+    setup(
+        database="bench_relay",
+        env={"CELERY_BROKER_URL": REDIS_URL, "EVENT_BUS_BACKEND": "celery"},
+    )
+    import redis
+
+    scratch = redis.Redis.from_url(REDIS_URL)
+    scratch.flushdb()
+    try:
+        _run(scratch)
+    finally:
+        scratch.flushdb()
+
+
+def _run(scratch: Any) -> None:
+    from django.conf import settings
+
+    from config.celery_app import app
+    from eventbus.testing import temporary_subscription
+
+    bench_event = _declare_event()
+    batch = settings.EVENT_BUS["RELAY_BATCH_SIZE"]
+    queue = app.conf.task_default_queue
+
+    with temporary_subscription(
+        name="bench-relay", pattern={"source": ["bench.relay"], "detail": {"n": [{"exists": True}]}}
+    ):
+        messages = _capture_messages(bench_event)
+        _raw_round(messages, scratch, queue)  # warm up connections and the queue declaration
+        # Alternate the two so that a noisy neighbour slows both alike; keep the best of each.
+        relay_seconds = raw_seconds = float("inf")
+        for _ in range(ROUNDS):
+            relay_seconds = min(relay_seconds, _relay_round(bench_event, scratch, queue))
+            raw_seconds = min(raw_seconds, _raw_round(messages, scratch, queue))
+
+    relay_rate = EVENTS / relay_seconds
+    raw_rate = EVENTS / raw_seconds
+    ratio = relay_rate / raw_rate
+    print(f"events per round: {EVENTS}, relay batch size: {batch}, best of {ROUNDS} rounds")
+    print(f"relay_outbox -> Celery (Redis): {relay_rate:10.0f} events/s")
+    print(f"raw kombu publish (baseline):   {raw_rate:10.0f} messages/s")
+    verdict = "met" if ratio >= GOAL else "NOT met"
+    print(f"ratio relay/raw: {ratio:.2f} (goal >= {GOAL}: {verdict})")
+
+
+def _declare_event() -> type:
+    from dataclasses import dataclass as event_dataclass
+
+    from eventbus.events import DomainEvent
+
+    @event_dataclass(frozen=True, kw_only=True)
+    class BenchPinged(DomainEvent):
+        source = "bench.relay"
+        schema = {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}, "note": {"type": "string"}},
+            "required": ["n"],
+        }
+
+        n: int
+        note: str = "a short payload, like a cart event"
+
+    return BenchPinged
+
+
+def _fill_outbox(bench_event: type) -> None:
+    from eventbus.conversion import to_envelope
+    from eventbus.models import OutboxEvent
+
+    OutboxEvent.objects.all().delete()
+    rows = []
+    for number in range(EVENTS):
+        envelope = to_envelope(bench_event(n=number))
+        rows.append(
+            OutboxEvent(
+                id=uuid.UUID(envelope.id),
+                source=envelope.source,
+                detail_type=envelope.detail_type,
+                envelope=envelope.to_dict(),
+                created_at=envelope.time,
+            )
+        )
+    OutboxEvent.objects.bulk_create(rows, batch_size=1000)
+
+
+def _relay_round(bench_event: type, scratch: Any, queue: str) -> float:
+    """Seconds for the relay to publish a full outbox (the filling is not timed)."""
+    from eventbus.outbox import relay_outbox
+
+    scratch.delete(queue)
+    _fill_outbox(bench_event)
+    started = time.perf_counter()
+    while relay_outbox().published:
+        pass
+    elapsed = time.perf_counter() - started
+    delivered = scratch.llen(queue)
+    if delivered != EVENTS:
+        raise SystemExit(f"relay enqueued {delivered} tasks, expected {EVENTS}")
+    return elapsed
+
+
+def _capture_messages(bench_event: type) -> list[Message]:
+    """The task messages the relay sends, built by Celery exactly as the relay builds them."""
+    from config.celery_app import app
+    from eventbus.conversion import to_envelope
+
+    messages = []
+    for number in range(EVENTS):
+        body = to_envelope(bench_event(n=number)).to_dict()
+        task_message = app.amqp.create_task_message(
+            uuid.uuid4().hex, "eventbus.deliver", ("bench-relay", body), {}
+        )
+        messages.append(Message(task_message.body, task_message.headers, task_message.properties))
+    return messages
+
+
+def _raw_round(messages: list[Message], scratch: Any, queue: str) -> float:
+    """Seconds for kombu alone to publish ``messages`` on the pooled Celery connection."""
+    from config.celery_app import app
+
+    scratch.delete(queue)
+    with app.producer_or_acquire() as producer:
+        app.amqp.queues[queue].bind(producer.channel).declare()
+    started = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for message in messages:
+            # What Celery does for a direct queue: the anonymous exchange, persistent messages.
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=queue,
+                serializer="json",
+                delivery_mode=2,
+                headers=message.headers,
+                **message.properties,
+            )
+    elapsed = time.perf_counter() - started
+    if scratch.llen(queue) != EVENTS:
+        raise SystemExit("raw publish lost messages")
+    return elapsed

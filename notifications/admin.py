@@ -86,11 +86,11 @@ class ReminderAdmin(admin.ModelAdmin):
         return False  # reminders come from the policy, not by hand
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Annotate before ordering: the default get_queryset() orders by get_ordering(),
+        # which names the annotation.
         line_total = F("cart__lines__quantity") * F("cart__lines__unit_price")
         return (
-            super()
-            .get_queryset(request)
-            .select_related("cart")
+            Reminder.objects.select_related("cart")
             .annotate(
                 pending_first=Case(
                     When(status=Reminder.Status.PENDING, then=Value(0)),
@@ -99,6 +99,7 @@ class ReminderAdmin(admin.ModelAdmin):
                 ),
                 total=Sum(line_total, output_field=DecimalField(max_digits=12, decimal_places=2)),
             )
+            .order_by(*self.get_ordering(request))
         )
 
     def get_ordering(self, request: HttpRequest) -> list[str]:

@@ -1,0 +1,78 @@
+"""``manage.py relay_events``: the outbox sweep and local schedules, for deployments
+without Celery beat. Runs until SIGTERM or SIGINT; ``--once`` does a single pass."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
+
+from eventbus.outbox import sweep_outbox
+from eventbus.scheduling import publish_due_scheduled_events
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Publish what the outbox still holds and the local schedules that fell due, every "
+        "--interval seconds, until stopped (SIGTERM/SIGINT); --once for a single pass."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+        parser.add_argument(
+            "--interval", type=float, default=5.0, help="seconds between passes (default 5)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["interval"] <= 0:
+            raise CommandError("--interval must be positive")
+        if options["once"]:
+            try:
+                self.run_pass(quiet=False)
+            except Exception as error:
+                raise CommandError(f"relay pass failed: {error}") from error
+            return
+
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            # Finish the pass in progress (its rows are committed or rolled back whole).
+            stop.set()
+
+        previous = {
+            number: signal.signal(number, request_stop)
+            for number in (signal.SIGTERM, signal.SIGINT)
+        }
+        self.stdout.write(f"relaying every {options['interval']:g}s; SIGTERM or Ctrl-C stops")
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_pass(quiet=True)
+                except Exception:
+                    # The database or the bus is down: say so and try again next pass.
+                    logger.exception("relay pass failed; retrying in %ss", options["interval"])
+                stop.wait(options["interval"])
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        self.stdout.write("relay stopped")
+
+    def run_pass(self, *, quiet: bool) -> None:
+        """Publish due schedules (their rows go out right after commit), then sweep."""
+        close_old_connections()  # survive a database restart between passes
+        scheduled = publish_due_scheduled_events()
+        report = sweep_outbox()
+        if quiet and not (scheduled or report.claimed):
+            return
+        self.stdout.write(
+            f"scheduled events due: {scheduled}; outbox: {report.published} published, "
+            f"{report.retrying} retrying, {report.dead} dead",
+        )
+        self.stdout.flush()

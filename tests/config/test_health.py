@@ -18,7 +18,8 @@ def test_healthz_names_database_and_bus_up(client, settings):
 def test_healthz_is_503_naming_an_unreachable_broker(client, settings, monkeypatch):
     settings.EVENT_BUS = {**settings.EVENT_BUS, "BACKEND": "eventbus.backends.celery.CeleryBackend"}
     # Nothing listens on port 1: the broker is down.
-    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    for key in ("broker_url", "broker_write_url"):
+        monkeypatch.setitem(app.conf, key, "redis://127.0.0.1:1/0")
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()

@@ -33,6 +33,11 @@ run: install
 	bin/setup
 	PORT=$(PORT) bin/serve
 
+# The same shop on the EventBridge backend, against a local moto server (docs/aws.md).
+run-aws: install-dev
+	bin/setup
+	PORT=$(PORT) bin/serve-aws
+
 test: install-dev browser
 	$(BIN)/python -m pytest
 

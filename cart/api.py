@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -95,13 +96,16 @@ class CartItemAddApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cart = cart_get_or_create_for_request(request=request)
-        envelope = _run(
-            cart_item_add,
-            cart=cart,
-            product=serializer.validated_data["sku"],
-            quantity=serializer.validated_data["quantity"],
-        )
+        # A new cart and its first event commit together: one durable commit per add, and
+        # a refused add leaves no empty cart behind.
+        with transaction.atomic():
+            cart = cart_get_or_create_for_request(request=request)
+            envelope = _run(
+                cart_item_add,
+                cart=cart,
+                product=serializer.validated_data["sku"],
+                quantity=serializer.validated_data["quantity"],
+            )
         return _accepted(envelope, cart)
 
 

@@ -1,0 +1,73 @@
+"""The production URLconf plus the two baselines ``bench.cart_http`` compares against.
+
+Never part of the served shop: only ``bench._http_settings`` points here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import path
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cart.api import CartItemAddApi
+from cart.models import Cart, CartLine
+from cart.services import cart_get_or_create_for_request
+from config.urls import urlpatterns as shop_urlpatterns
+
+
+class ConstantApi(APIView):
+    """A bare DRF endpoint (same authentication as the cart API) answering constant JSON."""
+
+    def post(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class SynchronousCartItemAddApi(APIView):
+    """Add-to-cart done the traditional way: same validation and throttle as the 202 API,
+    but the line is written inside the request (locked cart, upsert of the line)."""
+
+    throttle_classes = CartItemAddApi.throttle_classes
+
+    def post(self, request: Request) -> Response:
+        serializer = CartItemAddApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = serializer.validated_data["sku"]
+        quantity = serializer.validated_data["quantity"]
+        # One transaction, one commit, even when the cart is new: the strongest baseline.
+        with transaction.atomic():
+            cart = cart_get_or_create_for_request(request=request)
+            cart = Cart.objects.select_for_update().get(pk=cart.pk)
+            line = CartLine.objects.filter(cart=cart, sku=product.sku).first()
+            current = line.quantity if line else 0
+            limit = min(settings.CART_MAX_QUANTITY, product.stock)
+            if current + quantity > limit:
+                raise ValidationError({"quantity": f"At most {limit} per order line."})
+            if line is None:
+                if cart.lines.count() >= settings.CART_MAX_LINES:
+                    raise ValidationError({"sku": "The cart is full."})
+                CartLine.objects.create(
+                    cart=cart,
+                    product=product,
+                    sku=product.sku,
+                    quantity=quantity,
+                    unit_price=product.price,
+                    currency=product.currency,
+                )
+            else:
+                line.quantity = current + quantity
+                line.save(update_fields=["quantity", "updated_at"])
+            cart.last_activity_at = timezone.now()
+            cart.save(update_fields=["last_activity_at", "updated_at"])
+        return Response({"status": "added", "cart_id": str(cart.pk)})
+
+
+urlpatterns = [
+    path("bench/constant/", ConstantApi.as_view()),
+    path("bench/cart/items/", SynchronousCartItemAddApi.as_view()),
+    *shop_urlpatterns,
+]

@@ -57,12 +57,15 @@ def entry_size(entry: dict[str, Any]) -> int:
     return size
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def put_events_entry(envelope: Envelope, *, bus_name: str) -> dict[str, Any]:
     """The PutEvents entry for ``envelope``, carrying our envelope id in the detail."""
     entry = envelope.to_put_events_entry(bus_name=bus_name)
-    entry["Detail"] = json.dumps(
-        {**envelope.detail, ENVELOPE_ID_KEY: envelope.id}, separators=(",", ":"), sort_keys=True
-    )
+    # UTF-8 as is, not \u escapes: a non-ASCII character counts 2-4 bytes instead of 6.
+    entry["Detail"] = _compact_json({**envelope.detail, ENVELOPE_ID_KEY: envelope.id})
     return entry
 
 
@@ -307,7 +310,7 @@ class EventBridgeBackend(EventBusBackend):
             "Target": {
                 "Arn": bus_arn,
                 "RoleArn": self.scheduler_role_arn(),
-                "Input": json.dumps(detail, separators=(",", ":"), sort_keys=True),
+                "Input": _compact_json(detail),
                 "EventBridgeParameters": {
                     "DetailType": envelope.detail_type,
                     "Source": envelope.source,

@@ -90,7 +90,7 @@ def fire_due_schedules(*, now: datetime | None = None) -> int:
         else:
             # A completed one-time schedule never fires again: disable it like Scheduler.
             scheduler.update_schedule(
-                **{key: schedule[key] for key in _UPDATE_KEYS if key in schedule},
+                **{key: schedule[key] for key in _UPDATE_KEYS if schedule.get(key) is not None},
                 State="DISABLED",
             )
     return fired

@@ -19,8 +19,7 @@ logger = logging.getLogger(__name__)
 def deliver(self: Any, subscription_name: str, envelope: dict[str, Any]) -> None:
     """Deliver one event to one subscription; retry with backoff, then dead-letter."""
     attempt = self.request.retries + 1
-    detail = envelope.get("detail") if isinstance(envelope, dict) else None
-    with request_id_context((detail or {}).get("correlation_id")):
+    with request_id_context(_correlation_id(envelope)):
         try:
             dispatch(subscription_name, envelope)
         except Exception as error:
@@ -41,6 +40,12 @@ def deliver(self: Any, subscription_name: str, envelope: dict[str, Any]) -> None
                 error,
             )
             raise self.retry(exc=error, countdown=delay) from error
+
+
+def _correlation_id(envelope: Any) -> str | None:
+    detail = envelope.get("detail") if isinstance(envelope, dict) else None
+    value = detail.get("correlation_id") if isinstance(detail, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @shared_task(name="eventbus.sweep_outbox", ignore_result=True)

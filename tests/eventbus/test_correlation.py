@@ -3,7 +3,7 @@ import logging
 import pytest
 from django.conf import settings
 
-from config.request_id import RequestIdLogFilter, request_id_context
+from config.request_id import RequestIdLogFilter, current_request_id, request_id_context
 from eventbus.conversion import to_envelope
 from eventbus.models import OutboxEvent
 from eventbus.tasks import deliver
@@ -64,6 +64,8 @@ def test_retry_and_dead_letter_lines_of_a_delivery_carry_the_correlation_id(log_
     assert any("retrying" in record.getMessage() for record in lines)
     assert any("dead letter" in record.getMessage() for record in lines)
     assert {record.request_id for record in lines} == {"req-77"}
+    # Nothing after the delivery carries it.
+    assert current_request_id() is None
 
 
 def test_events_published_outside_a_request_have_no_correlation_id():

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from config.request_id import request_id_context
 from eventbus.models import DeadLetter
 from tests.integration import bus_probe
 from tests.integration.bus_probe import (
@@ -35,7 +36,8 @@ def test_a_failing_handler_backs_off_becomes_a_dead_letter_and_replays_once(
     reset_probe_state()
     redis = probe_redis()
     redis.set(bus_probe.BROKEN_KEY, 1)
-    (event_id,) = publish_probes(1, mode="flaky")
+    with request_id_context("req-flaky-1"):
+        (event_id,) = publish_probes(1, mode="flaky")
 
     letter = wait_until(
         lambda: DeadLetter.objects.filter(subscription="probe-flaky").first(), timeout=30
@@ -50,7 +52,11 @@ def test_a_failing_handler_backs_off_becomes_a_dead_letter_and_replays_once(
         ceiling = 0.25 * 2 ** (number - 1)
         assert ceiling / 2 - 0.05 <= gap <= ceiling + 1.0, (number, gaps)
     assert gaps[-1] > 3 * gaps[0], gaps
-    assert "retrying in" in worker.log()
+    # The worker's lines about this delivery name the request that caused it.
+    lines = [line for line in worker.log().splitlines() if "probe-flaky" in line]
+    assert any("probe-flaky failed (attempt 1), retrying in" in line for line in lines)
+    assert any("dead letter" in line for line in lines)
+    assert all("[req-flaky-1]" in line for line in lines), lines
 
     # Staff see it in the admin.
     django_user_model.objects.create_superuser(

@@ -54,6 +54,8 @@ class Command(BaseCommand):
         try:
             while not stop.is_set():
                 try:
+                    # A long-lived loop must survive a database restart between passes.
+                    close_old_connections()
                     self.run_pass(quiet=True)
                 except Exception:
                     # The database or the bus is down: say so and try again next pass.
@@ -66,7 +68,6 @@ class Command(BaseCommand):
 
     def run_pass(self, *, quiet: bool) -> None:
         """Publish due schedules (their rows go out right after commit), then sweep."""
-        close_old_connections()  # survive a database restart between passes
         scheduled = publish_due_scheduled_events()
         report = sweep_outbox()
         if quiet and not (scheduled or report.claimed):

@@ -89,6 +89,9 @@ def _deliver_task_sender() -> Iterator[Sender]:
     declare: list[Any] | None = None  # the first message declares the queue, once per batch
 
     with app.producer_or_acquire() as producer:
+        # One connection attempt, no retry loop (kombu's sleeps 2 s between attempts): when
+        # the broker is down the rows wait for the sweep and the caller does not wait.
+        producer.connection.ensure_connection(max_retries=0)
 
         def send(name: str, body: dict[str, Any], envelope: Envelope) -> None:
             nonlocal declare
@@ -101,8 +104,7 @@ def _deliver_task_sender() -> Iterator[Sender]:
                 kwargsrepr="{}",
                 ignore_result=True,
             )
-            # retry=False: a broker that is down fails fast and the outbox row waits for
-            # the sweep instead of blocking the caller.
+            # retry=False: a message that cannot be written fails its row, which is retried.
             amqp.send_task_message(
                 producer, deliver.name, message, retry=False, declare=declare, **route
             )

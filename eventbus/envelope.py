@@ -61,7 +61,8 @@ class Envelope:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
     def to_put_events_entry(self, *, bus_name: str) -> dict[str, Any]:
-        """A ``PutEvents`` entry; EventBridge assigns its own id, the detail keeps ours."""
+        """A ``PutEvents`` entry. EventBridge assigns its own event id; the EventBridge backend
+        adds ours to the detail so that consumers can deduplicate on it."""
         return {
             "Source": self.source,
             "DetailType": self.detail_type,

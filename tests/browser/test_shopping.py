@@ -32,7 +32,13 @@ def _watch_broken_responses(page) -> list[str]:
             broken.append(f"{response.status} {response.url}") if response.status >= 400 else None
         ),
     )
-    page.on("requestfailed", lambda request: broken.append(f"failed {request.url}"))
+
+    def failed(request) -> None:
+        # Leaving a page cancels its pending loads (lazy images): not a broken resource.
+        if request.failure != "net::ERR_ABORTED":
+            broken.append(f"failed {request.url}: {request.failure}")
+
+    page.on("requestfailed", failed)
     return broken
 
 

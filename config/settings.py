@@ -270,6 +270,9 @@ EVENT_BUS = {
     "RETRY_BASE_SECONDS": env.float("EVENT_RETRY_BASE_SECONDS", default=2.0),
     "RETRY_MAX_SECONDS": env.float("EVENT_RETRY_MAX_SECONDS", default=300.0),
     "RELAY_BATCH_SIZE": env.int("OUTBOX_RELAY_BATCH_SIZE", default=100),
+    # After commit: "background" (a relay thread per process, batching), "inline" (in the
+    # committing thread, before the response), or "off" (only the sweep publishes).
+    "RELAY_AFTER_COMMIT": env.str("OUTBOX_RELAY_AFTER_COMMIT", default="background"),
 }
 
 # --- Shop and cart --------------------------------------------------------------------------
@@ -284,6 +287,8 @@ REMINDER_DELAY: timedelta = parse_duration(env.str("REMINDER_DELAY", default="24
 REMINDER_SERIES: list[timedelta] = [
     parse_duration(step) for step in env.list("REMINDER_SERIES", default=[])
 ] or [REMINDER_DELAY]
+# The mailto: target of the List-Unsubscribe header (default: the sender's address).
+REMINDER_UNSUBSCRIBE_MAILTO = env.str("REMINDER_UNSUBSCRIBE_MAILTO", default="")
 REMINDER_LINK_MAX_AGE: timedelta = parse_duration(env.str("REMINDER_LINK_MAX_AGE", default="14d"))
 
 # --- Logging --------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ are claimed with ``FOR UPDATE SKIP LOCKED``, so any number of relays can run at 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from eventbus.backends import get_backend
@@ -63,6 +65,15 @@ def _relay_committed() -> None:
     if not ids:
         return
     _committed_ids.ids = []
+    mode = settings.EVENT_BUS.get("RELAY_AFTER_COMMIT", "inline")
+    if mode == "background":
+        _background_relay.submit(ids)
+    elif mode == "inline":
+        _relay_ids(ids)
+    # "off": only the sweep (relay_events or beat) publishes.
+
+
+def _relay_ids(ids: list[str]) -> None:
     batch_size = settings.EVENT_BUS["RELAY_BATCH_SIZE"]
     try:
         for start in range(0, len(ids), batch_size):
@@ -70,6 +81,63 @@ def _relay_committed() -> None:
     except Exception:
         # The events are safe in the outbox; the sweep publishes them later.
         logger.warning("relay after commit failed; the sweep will retry", exc_info=True)
+
+
+class BackgroundRelay:
+    """Relays committed events on a thread of its own, one per process.
+
+    The request that accepted an event does not wait for the bus, and events committed
+    while the thread is busy are relayed together: under load one claim query, one
+    update and one ``PutEvents`` call serve many requests. Ids still queued when the
+    process dies are in the outbox; the sweep publishes them.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._owner_pid = 0
+        self._lock = threading.Lock()
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def submit(self, ids: list[str]) -> None:
+        self.idle.clear()
+        for event_id in ids:
+            self._queue.put(event_id)
+        self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        # A forked child (Celery prefork, gunicorn) inherits the object but not the thread.
+        if self._thread is not None and self._thread.is_alive() and self._owner_pid == os.getpid():
+            return
+        with self._lock:
+            if (
+                self._thread is None
+                or not self._thread.is_alive()
+                or self._owner_pid != os.getpid()
+            ):
+                self._owner_pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="eventbus-relay", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            ids = [self._queue.get()]
+            batch_size = settings.EVENT_BUS["RELAY_BATCH_SIZE"]
+            while len(ids) < batch_size:
+                try:
+                    ids.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            _relay_ids(ids)
+            close_old_connections()
+            if self._queue.empty():
+                self.idle.set()
+
+
+_background_relay = BackgroundRelay()
 
 
 @dataclass

@@ -11,6 +11,8 @@ from eventbus.backends.memory import InMemoryBackend
 
 MEMORY_BUS = {
     **settings.EVENT_BUS,
+    # Deterministic tests: relay in the committing thread (one test covers "background").
+    "RELAY_AFTER_COMMIT": "inline",
     "BACKEND": "eventbus.backends.memory.InMemoryBackend",
     "RETRY_BASE_SECONDS": 0.01,
     "RETRY_MAX_SECONDS": 0.05,
@@ -23,6 +25,8 @@ def _isolated_settings(settings, tmp_path, request):
     media and mail folders, and no throttling surprises."""
     if request.node.get_closest_marker("integration") is None:
         settings.EVENT_BUS = MEMORY_BUS
+    else:
+        settings.EVENT_BUS = {**settings.EVENT_BUS, "RELAY_AFTER_COMMIT": "inline"}
     # The manifest storage needs collectstatic; tests render templates without it.
     settings.STORAGES = {
         **settings.STORAGES,

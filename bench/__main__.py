@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,9 +18,19 @@ def main(names: list[str]) -> None:
     unknown = set(names) - set(available)
     if unknown:
         raise SystemExit(f"unknown benchmarks {sorted(unknown)}; available: {available}")
-    for name in names or available:
-        print(f"\n=== bench.{name} ===", flush=True)
-        importlib.import_module(f"bench.{name}").main()
+    selected = names or available
+    if len(selected) == 1:
+        print(f"\n=== bench.{selected[0]} ===", flush=True)
+        importlib.import_module(f"bench.{selected[0]}").main()
+        return
+    # Each benchmark sets Django up on its own scratch database: one process each.
+    failed = [
+        name
+        for name in selected
+        if subprocess.run([sys.executable, "-m", "bench", name], check=False).returncode != 0
+    ]
+    if failed:
+        raise SystemExit(f"benchmarks failed: {failed}")
 
 
 if __name__ == "__main__":

@@ -240,6 +240,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eventbus.sweep_outbox",
         "schedule": env.float("OUTBOX_SWEEP_INTERVAL", default=5.0),
     },
+    "eventbus-prune-bus-records": {
+        "task": "eventbus.prune_bus_records",
+        "schedule": 3600.0,
+    },
     "eventbus-publish-due-scheduled-events": {
         "task": "eventbus.publish_due_scheduled_events",
         "schedule": env.float("SCHEDULED_EVENTS_INTERVAL", default=5.0),
@@ -273,6 +277,8 @@ EVENT_BUS = {
     # After commit: "background" (a relay thread per process, batching), "inline" (in the
     # committing thread, before the response), or "off" (only the sweep publishes).
     "RELAY_AFTER_COMMIT": env.str("OUTBOX_RELAY_AFTER_COMMIT", default="background"),
+    # Published outbox rows and processed-event records older than this are pruned.
+    "RETENTION": parse_duration(env.str("EVENT_RETENTION", default="14d")),
 }
 
 # --- Shop and cart --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from celery import shared_task
 from config.request_id import request_id_context
 from eventbus.delivery import dispatch, is_retryable, max_attempts, record_dead_letter, retry_delay
 from eventbus.outbox import sweep_outbox as sweep_outbox_service
+from eventbus.retention import prune_bus_records as prune_bus_records_service
 from eventbus.scheduling import publish_due_scheduled_events as publish_due_service
 
 logger = logging.getLogger(__name__)
@@ -56,3 +57,9 @@ def sweep_outbox() -> int:
 @shared_task(name="eventbus.publish_due_scheduled_events", ignore_result=True)
 def publish_due_scheduled_events() -> int:
     return publish_due_service()
+
+
+@shared_task(name="eventbus.prune_bus_records", ignore_result=True)
+def prune_bus_records() -> int:
+    report = prune_bus_records_service()
+    return report.outbox_events + report.processed_events

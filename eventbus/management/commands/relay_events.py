@@ -1,11 +1,12 @@
-"""``manage.py relay_events``: the outbox sweep and local schedules, for deployments
-without Celery beat. Runs until SIGTERM or SIGINT; ``--once`` does a single pass."""
+"""``manage.py relay_events``: the outbox sweep, local schedules and hourly pruning, for
+deployments without Celery beat. Runs until SIGTERM or SIGINT; ``--once`` does a single pass."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from eventbus.outbox import sweep_outbox
+from eventbus.retention import prune_bus_records
 from eventbus.scheduling import publish_due_scheduled_events
 
 logger = logging.getLogger(__name__)
@@ -51,12 +53,17 @@ class Command(BaseCommand):
             for number in (signal.SIGTERM, signal.SIGINT)
         }
         self.stdout.write(f"relaying every {options['interval']:g}s; SIGTERM or Ctrl-C stops")
+        next_prune = 0.0
         try:
             while not stop.is_set():
                 try:
                     # A long-lived loop must survive a database restart between passes.
                     close_old_connections()
                     self.run_pass(quiet=True)
+                    if time.monotonic() >= next_prune:
+                        # Without beat, this loop also keeps the bus tables pruned (hourly).
+                        prune_bus_records()
+                        next_prune = time.monotonic() + 3600
                 except Exception:
                     # The database or the bus is down: say so and try again next pass.
                     logger.exception("relay pass failed; retrying in %ss", options["interval"])

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 
 from cart.events import (
@@ -22,6 +21,7 @@ from cart.events import (
     ItemAddedToCart,
 )
 from cart.models import Cart, CartLine, Order, OrderLine, PendingCartEvent
+from cart.selectors import cart_line_limit
 from eventbus.conversion import from_envelope
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
@@ -72,10 +72,6 @@ def _apply(cart: Cart, event: DomainEvent, envelope: Envelope) -> None:
         cart.last_activity_at = envelope.time
 
 
-def _line_limit(product: Product) -> int:
-    return min(settings.CART_MAX_QUANTITY, product.stock)
-
-
 def _apply_add(cart: Cart, event: ItemAddedToCart) -> None:
     product = Product.objects.filter(sku=event.sku).first()
     if product is None:
@@ -84,7 +80,7 @@ def _apply_add(cart: Cart, event: ItemAddedToCart) -> None:
     current = line.quantity if line else 0
     # The request checked the limit against the lines it saw; concurrent adds can still
     # overshoot, so the projection clamps too.
-    quantity = min(current + event.quantity, max(_line_limit(product), current))
+    quantity = min(current + event.quantity, max(cart_line_limit(product=product), current))
     if line is None:
         CartLine.objects.create(
             cart=cart,

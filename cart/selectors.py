@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest
 
 from cart.models import Cart, CartLine
+from shop.models import Product
 
 SESSION_KEY = "cart_id"
 
@@ -31,6 +33,17 @@ def cart_lines(*, cart: Cart) -> QuerySet[CartLine]:
 def cart_line_quantity(*, cart: Cart, sku: str) -> int:
     line = cart.lines.filter(sku=sku).only("quantity").first()
     return line.quantity if line else 0
+
+
+def cart_line_usage(*, cart: Cart, sku: str) -> tuple[int, int]:
+    """(quantity of ``sku`` in the cart, number of lines), in one query: the add path's check."""
+    usage = cart.lines.aggregate(quantity=Sum("quantity", filter=Q(sku=sku)), lines=Count("id"))
+    return usage["quantity"] or 0, usage["lines"]
+
+
+def cart_line_limit(*, product: Product) -> int:
+    """Most of ``product`` one cart line may hold (checked on accept, clamped on apply)."""
+    return min(settings.CART_MAX_QUANTITY, product.stock)
 
 
 def cart_item_count(*, cart: Cart | None) -> int:

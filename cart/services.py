@@ -23,7 +23,13 @@ from cart.events import (
     ItemAddedToCart,
 )
 from cart.models import Cart
-from cart.selectors import SESSION_KEY, cart_get_for_request, cart_line_quantity
+from cart.selectors import (
+    SESSION_KEY,
+    cart_get_for_request,
+    cart_line_limit,
+    cart_line_quantity,
+    cart_line_usage,
+)
 from eventbus.envelope import Envelope
 from eventbus.outbox import publish
 from shop.models import Product
@@ -46,34 +52,33 @@ def cart_get_or_create_for_request(*, request: HttpRequest) -> Cart:
     return cart
 
 
-def _next_sequence(cart: Cart) -> Cart:
-    """Lock the cart and take its next sequence number (per-cart order of events)."""
+def _take_sequence(cart: Cart, **changes: object) -> Cart:
+    """Lock the open cart, take its next sequence number (per-cart order of events) and
+    save it with ``changes``; returns the locked, updated cart."""
     locked = Cart.objects.select_for_update().get(pk=cart.pk)
     if locked.status != Cart.Status.OPEN:
         raise ValidationError("This cart is closed.", code="cart_closed")
     locked.accepted_sequence += 1
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.save(update_fields=["accepted_sequence", *changes, "updated_at"])
     return locked
-
-
-def _line_limit(product: Product) -> int:
-    return min(settings.CART_MAX_QUANTITY, product.stock)
 
 
 @transaction.atomic
 def cart_item_add(*, cart: Cart, product: Product, quantity: int) -> Envelope:
     if not product.active:
         raise ValidationError({"sku": "This product is not available."})
-    current = cart_line_quantity(cart=cart, sku=product.sku)
-    limit = _line_limit(product)
+    current, lines = cart_line_usage(cart=cart, sku=product.sku)
+    limit = cart_line_limit(product=product)
     if current + quantity > limit:
         room = max(limit - current, 0)
         raise ValidationError(
             {"quantity": f"At most {limit} per order line; you can add {room} more."}
         )
-    if current == 0 and cart.lines.count() >= settings.CART_MAX_LINES:
+    if current == 0 and lines >= settings.CART_MAX_LINES:
         raise ValidationError({"sku": f"A cart holds at most {settings.CART_MAX_LINES} lines."})
-    cart = _next_sequence(cart)
-    cart.save(update_fields=["accepted_sequence", "updated_at"])
+    cart = _take_sequence(cart)
     return publish(
         ItemAddedToCart(
             cart_id=str(cart.pk),
@@ -91,11 +96,10 @@ def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> En
     """Set a line's quantity; 0 removes the line."""
     if quantity == 0:
         return cart_item_remove(cart=cart, product=product)
-    limit = _line_limit(product)
+    limit = cart_line_limit(product=product)
     if quantity > limit:
         raise ValidationError({"quantity": f"At most {limit} of this product per order."})
-    cart = _next_sequence(cart)
-    cart.save(update_fields=["accepted_sequence", "updated_at"])
+    cart = _take_sequence(cart)
     return publish(
         CartItemQuantityChanged(
             cart_id=str(cart.pk),
@@ -108,8 +112,7 @@ def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> En
 
 @transaction.atomic
 def cart_item_remove(*, cart: Cart, product: Product) -> Envelope:
-    cart = _next_sequence(cart)
-    cart.save(update_fields=["accepted_sequence", "updated_at"])
+    cart = _take_sequence(cart)
     return publish(
         CartItemRemoved(cart_id=str(cart.pk), sequence=cart.accepted_sequence, sku=product.sku)
     )
@@ -120,9 +123,7 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
     """Close the cart and publish CartCheckedOut; the projection turns it into an order."""
     if cart.pending_events == 0 and not cart.lines.exists():
         raise ValidationError("Your cart is empty.", code="cart_empty")
-    cart = _next_sequence(cart)
-    cart.status = Cart.Status.CHECKED_OUT
-    cart.save(update_fields=["accepted_sequence", "status", "updated_at"])
+    cart = _take_sequence(cart, status=Cart.Status.CHECKED_OUT)
     order_id = str(uuid.uuid4())
     envelope = publish(
         CartCheckedOut(cart_id=str(cart.pk), sequence=cart.accepted_sequence, order_id=order_id)
@@ -133,12 +134,9 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
 @transaction.atomic
 def cart_contact_set(*, cart: Cart, email: str, consent: bool) -> Envelope:
     """Set where reminders go and whether they may be sent (a user's address is the account's)."""
-    cart = _next_sequence(cart)
     if cart.user_id is not None:
         email = cart.user.email
-    cart.email = email
-    cart.consent = consent
-    cart.save(update_fields=["accepted_sequence", "email", "consent", "updated_at"])
+    cart = _take_sequence(cart, email=email, consent=consent)
     return publish(
         CartContactChanged(
             cart_id=str(cart.pk), sequence=cart.accepted_sequence, email=email, consent=consent
@@ -163,7 +161,9 @@ def cart_merge_guest_into_user(*, guest_cart: Cart, user: AbstractBaseUser) -> C
             user=user, email=guest_cart.email, consent=guest_cart.consent
         )
     for line in lines:
-        room = _line_limit(line.product) - cart_line_quantity(cart=user_cart, sku=line.sku)
+        room = cart_line_limit(product=line.product) - cart_line_quantity(
+            cart=user_cart, sku=line.sku
+        )
         quantity = min(line.quantity, room)
         if quantity > 0 and line.product.active:
             cart_item_add(cart=user_cart, product=line.product, quantity=quantity)

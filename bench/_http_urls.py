@@ -16,8 +16,9 @@ from rest_framework.views import APIView
 
 from cart.api import CartItemAddApi
 from cart.models import Cart, CartLine
-from cart.services import cart_get_or_create_for_request
+from cart.services import cart_get_or_create_for_request, cart_session_bind
 from config.urls import urlpatterns as shop_urlpatterns
+from shop.models import Product
 
 
 class ConstantApi(APIView):
@@ -36,7 +37,9 @@ class SynchronousCartItemAddApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = CartItemAddApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        product = serializer.validated_data["sku"]
+        product = Product.objects.active().filter(sku=serializer.validated_data["sku"]).first()
+        if product is None:
+            raise ValidationError({"sku": "Unknown product."})
         quantity = serializer.validated_data["quantity"]
         # One transaction, one commit, even when the cart is new: the strongest baseline.
         with transaction.atomic():
@@ -63,6 +66,7 @@ class SynchronousCartItemAddApi(APIView):
                 line.save(update_fields=["quantity", "updated_at"])
             cart.last_activity_at = timezone.now()
             cart.save(update_fields=["last_activity_at", "updated_at"])
+        cart_session_bind(request=request, cart=cart)
         return Response({"status": "added", "cart_id": str(cart.pk)})
 
 

@@ -345,21 +345,6 @@ def _latency_at_rate(base: str, skus: list[str]) -> dict[str, list[float]]:
     return latencies
 
 
-# Bench-only, in the scratch database: the projection's commit notifies the listener, so
-# "visible" is timed to the commit without polling load on the database.
-NOTIFY_ON_APPLY = """
-CREATE OR REPLACE FUNCTION bench_notify_cart_applied() RETURNS trigger AS $$
-BEGIN
-  PERFORM pg_notify('bench_cart_applied', NEW.last_event_id);
-  RETURN NEW;
-END $$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS bench_cart_applied ON cart_cart;
-CREATE TRIGGER bench_cart_applied AFTER UPDATE OF last_event_id ON cart_cart
-  FOR EACH ROW WHEN (NEW.last_event_id <> OLD.last_event_id)
-  EXECUTE FUNCTION bench_notify_cart_applied();
-"""
-
-
 def _accept_to_visible(
     base: str, skus: list[str], database_url: str, *, rate: float, seconds: int
 ) -> Visibility:

@@ -61,7 +61,7 @@ def _run(scratch: Any) -> None:
     queue = app.conf.task_default_queue
 
     with temporary_subscription(
-        name="bench-relay", pattern={"source": ["bench.relay"], "detail": {"n": [{"exists": True}]}}
+        name="bench-relay", pattern={"source": ["bench"], "detail": {"n": [{"exists": True}]}}
     ):
         messages = _capture_messages(bench_event)
         _raw_round(messages, scratch, queue)  # warm up connections and the queue declaration
@@ -93,21 +93,7 @@ def _run(scratch: Any) -> None:
 
 
 def _declare_event() -> type:
-    from dataclasses import dataclass as event_dataclass
-
-    from eventbus.events import DomainEvent
-
-    @event_dataclass(frozen=True, kw_only=True)
-    class BenchPinged(DomainEvent):
-        source = "bench.relay"
-        schema = {
-            "type": "object",
-            "properties": {"n": {"type": "integer"}, "note": {"type": "string"}},
-            "required": ["n"],
-        }
-
-        n: int
-        note: str = "a short payload, like a cart event"
+    from bench._events import BenchPinged
 
     return BenchPinged
 
@@ -117,28 +103,17 @@ def _fill_outbox(bench_event: type) -> None:
 
     from eventbus.conversion import to_envelope
     from eventbus.models import OutboxEvent
+    from eventbus.outbox import store_envelopes
 
     # TRUNCATE, not DELETE: every round starts from an empty table without dead rows.
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {OutboxEvent._meta.db_table}")
-    rows = []
-    for number in range(EVENTS):
-        envelope = to_envelope(bench_event(n=number))
-        rows.append(
-            OutboxEvent(
-                id=uuid.UUID(envelope.id),
-                source=envelope.source,
-                detail_type=envelope.detail_type,
-                envelope=envelope.to_dict(),
-                created_at=envelope.time,
-            )
-        )
-    OutboxEvent.objects.bulk_create(rows, batch_size=1000)
+    store_envelopes([to_envelope(bench_event(n=number)) for number in range(EVENTS)])
 
 
 def _relay_round(bench_event: type, scratch: Any, queue: str) -> float:
     """Seconds for the relay to publish a full outbox (the filling is not timed)."""
-    from eventbus.outbox import relay_outbox
+    from eventbus.relay import relay_outbox
 
     scratch.delete(queue)
     _fill_outbox(bench_event)

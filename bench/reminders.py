@@ -37,7 +37,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from eventbus.backends import get_backend
+    from eventbus.backend import get_backend
     from eventbus.models import OutboxEvent, ScheduledEvent
     from eventbus.scheduling import publish_due_scheduled_events
 

@@ -54,6 +54,14 @@ class Cart(models.Model):
         return f"cart {self.id}"
 
     @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def is_checked_out(self) -> bool:
+        return self.status == self.Status.CHECKED_OUT
+
+    @property
     def pending_events(self) -> int:
         return self.accepted_sequence - self.applied_sequence
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,8 +27,19 @@ def cart_get_for_request(*, request: HttpRequest) -> Cart | None:
     return Cart.objects.filter(pk=cart_id, user__isnull=True, status=Cart.Status.OPEN).first()
 
 
+def cart_lock(*, cart_id: object) -> Cart | None:
+    """The cart ``cart_id`` locked for the rest of the transaction (None if there is none):
+    what other apps take before they act on a cart's state, so they never interleave with
+    the cart's own commands and projection."""
+    return Cart.objects.select_for_update().filter(pk=cart_id).first()
+
+
 def cart_lines(*, cart: Cart) -> QuerySet[CartLine]:
     return cart.lines.select_related("product").order_by("id")
+
+
+def cart_has_lines(*, cart: Cart) -> bool:
+    return cart.lines.exists()
 
 
 def cart_line_quantity(*, cart: Cart, sku: str) -> int:
@@ -54,3 +66,49 @@ def cart_item_count(*, cart: Cart | None) -> int:
 
 def cart_total(*, lines: list[CartLine]) -> Decimal:
     return sum((line.line_total for line in lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    """What a shopper sees of their cart, the same on the cart page and in ``GET /api/cart/``."""
+
+    cart_id: object
+    status: str
+    lines: list[CartLine]
+    item_count: int
+    total: Decimal
+    currency: str
+    last_event_id: str
+    pending_events: int
+    email: str
+    consent: bool
+
+
+def cart_summary(*, cart: Cart | None) -> CartSummary:
+    """The summary of ``cart`` (None: the caller has no cart yet, an empty one)."""
+    if cart is None:
+        return CartSummary(
+            cart_id=None,
+            status=Cart.Status.OPEN,
+            lines=[],
+            item_count=0,
+            total=Decimal("0.00"),
+            currency=settings.SHOP_CURRENCY,
+            last_event_id="",
+            pending_events=0,
+            email="",
+            consent=False,
+        )
+    lines = list(cart_lines(cart=cart))
+    return CartSummary(
+        cart_id=cart.pk,
+        status=cart.status,
+        lines=lines,
+        item_count=sum(line.quantity for line in lines),
+        total=cart_total(lines=lines),
+        currency=cart.currency,
+        last_event_id=cart.last_event_id,
+        pending_events=cart.pending_events,
+        email=cart.contact_email,
+        consent=cart.consent,
+    )

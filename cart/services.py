@@ -1,19 +1,24 @@
-"""Cart commands: validate, hand out the next sequence number, publish the event.
+"""Cart commands: look up, validate, hand out the next sequence number, publish the event.
 
-These run in the request and never touch cart lines: the projection
-(:mod:`cart.projection`) builds lines from the events. Each command is one transaction
-that makes sure the cart exists and writes its event to the outbox.
+The ``*_for_request`` commands are what the API and the pages call: each is one
+transaction that finds (or creates) the caller's cart, looks up the product and runs the
+cart command, so a refused command leaves nothing behind. The cart commands below them
+never touch cart lines: the projection (:mod:`cart.projection`) builds lines from events.
+Refusals are Django ``ValidationError``s (field errors where a field is to blame), which
+the API's exception handler and the pages' messages show as they are.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 
 from cart.events import (
     CartCheckedOut,
@@ -35,8 +40,90 @@ from eventbus.outbox import publish
 from shop.models import Product
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A command the cart accepted: its event is in the outbox, to be applied later."""
+
+    envelope: Envelope
+    cart: Cart
+    product: Product | None = None
+    order_id: str | None = None
+
+    @property
+    def event_id(self) -> str:
+        return self.envelope.id
+
+
+# --- Commands for the caller of a request (API and pages) ------------------------------------
+
+
+def cart_item_add_for_request(*, request: HttpRequest, sku: str, quantity: int) -> Accepted:
+    """Add ``quantity`` of ``sku`` to the caller's cart, creating the cart if needed.
+
+    A new cart and its first event commit together: one durable commit per add, and a
+    refused add leaves no empty cart behind.
+    """
+    with transaction.atomic():
+        product = Product.objects.filter(sku=sku).first()
+        if product is None:
+            raise ValidationError({"sku": f"Unknown product {sku!r}."})
+        cart = cart_get_or_create_for_request(request=request)
+        envelope = cart_item_add(cart=cart, product=product, quantity=quantity)
+    cart_session_bind(request=request, cart=cart)
+    return Accepted(envelope, cart, product)
+
+
+def cart_item_quantity_set_for_request(
+    *, request: HttpRequest, sku: str, quantity: int
+) -> Accepted:
+    """Set the quantity of the caller's line of ``sku`` (0 removes it); 404 for a product
+    that is not on sale: the line the caller names cannot exist."""
+    with transaction.atomic():
+        product = get_object_or_404(Product.objects.active(), sku=sku)
+        cart = _existing_cart(request)
+        envelope = cart_item_quantity_set(cart=cart, product=product, quantity=quantity)
+        return Accepted(envelope, cart, product)
+
+
+def cart_item_remove_for_request(*, request: HttpRequest, sku: str) -> Accepted:
+    """Remove the caller's line of ``sku`` (404 for a product that does not exist)."""
+    with transaction.atomic():
+        product = get_object_or_404(Product, sku=sku)
+        cart = _existing_cart(request)
+        return Accepted(cart_item_remove(cart=cart, product=product), cart, product)
+
+
+def cart_checkout_for_request(*, request: HttpRequest) -> Accepted:
+    """Check out the caller's cart: the projection turns its lines into an order."""
+    with transaction.atomic():
+        cart = cart_get_for_request(request=request)
+        if cart is None:
+            raise ValidationError("Your cart is empty.", code="cart_empty")
+        envelope, order_id = cart_checkout(cart=cart)
+        return Accepted(envelope, cart, order_id=order_id)
+
+
+def cart_contact_set_for_request(*, request: HttpRequest, email: str, consent: bool) -> Accepted:
+    """Set where the caller's reminders go and whether they may be sent."""
+    if not request.user.is_authenticated and consent and not email:
+        raise ValidationError({"email": "An address is needed to send reminders."})
+    with transaction.atomic():
+        cart = cart_get_or_create_for_request(request=request)
+        envelope = cart_contact_set(cart=cart, email=email, consent=consent)
+    cart_session_bind(request=request, cart=cart)
+    return Accepted(envelope, cart)
+
+
+def _existing_cart(request: HttpRequest) -> Cart:
+    cart = cart_get_for_request(request=request)
+    if cart is None:
+        raise ValidationError({"sku": "Your cart is empty."})
+    return cart
+
+
 def cart_get_or_create_for_request(*, request: HttpRequest) -> Cart:
-    """The caller's open cart, created (for the user, or bound to the session) if needed."""
+    """The caller's open cart, created (for the user, or for a guest) if needed; a new
+    guest cart still has to be bound to the session (:func:`cart_session_bind`)."""
     cart = cart_get_for_request(request=request)
     if cart is not None:
         return cart
@@ -47,9 +134,17 @@ def cart_get_or_create_for_request(*, request: HttpRequest) -> Cart:
                 return Cart.objects.create(user=user)
         except IntegrityError:  # a concurrent request created it first
             return Cart.objects.get(user=user, status=Cart.Status.OPEN)
-    cart = Cart.objects.create()
-    request.session[SESSION_KEY] = str(cart.pk)
-    return cart
+    return Cart.objects.create()
+
+
+def cart_session_bind(*, request: HttpRequest, cart: Cart) -> None:
+    """Remember a guest's cart in their session. Called once the cart's transaction has
+    succeeded, so a refused first command leaves the session as it was."""
+    if cart.user_id is None and request.session.get(SESSION_KEY) != str(cart.pk):
+        request.session[SESSION_KEY] = str(cart.pk)
+
+
+# --- Commands on a cart ----------------------------------------------------------------------
 
 
 def _take_sequence(cart: Cart, **changes: object) -> Cart:
@@ -65,7 +160,9 @@ def _take_sequence(cart: Cart, **changes: object) -> Cart:
     return locked
 
 
-@transaction.atomic
+# savepoint=False: inside a caller's transaction a refusal rolls back the caller too, which
+# is what a request wants, and costs no SAVEPOINT round trips.
+@transaction.atomic(savepoint=False)
 def cart_item_add(*, cart: Cart, product: Product, quantity: int) -> Envelope:
     if not product.active:
         raise ValidationError({"sku": "This product is not available."})
@@ -91,7 +188,7 @@ def cart_item_add(*, cart: Cart, product: Product, quantity: int) -> Envelope:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> Envelope:
     """Set a line's quantity; 0 removes the line."""
     if quantity == 0:
@@ -110,7 +207,7 @@ def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> En
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def cart_item_remove(*, cart: Cart, product: Product) -> Envelope:
     cart = _take_sequence(cart)
     return publish(
@@ -118,7 +215,7 @@ def cart_item_remove(*, cart: Cart, product: Product) -> Envelope:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
     """Close the cart and publish CartCheckedOut; the projection turns it into an order."""
     if cart.pending_events == 0 and not cart.lines.exists():
@@ -131,7 +228,7 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
     return envelope, order_id
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def cart_contact_set(*, cart: Cart, email: str, consent: bool) -> Envelope:
     """Set where reminders go and whether they may be sent (a user's address is the account's)."""
     if cart.user_id is not None:

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "eventbus",
     "shop",
     "cart",
@@ -54,7 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.request_id.RequestIdMiddleware",
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,15 +182,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Event Shop <shop@exa
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
-        "cart.authentication.CsrfEnforcingSessionAuthentication",
+        "core.authentication.CsrfEnforcingSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": ["config.api.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 12,
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event Shop API",
@@ -254,21 +255,28 @@ CELERY_BEAT_SCHEDULE = {
 EVENT_BUS_BACKEND = env.str("EVENT_BUS_BACKEND", default="celery")
 _BACKEND_PATHS = {
     "celery": "eventbus.backends.celery.CeleryBackend",
-    "eventbridge": "eventbus.backends.eventbridge.EventBridgeBackend",
+    "eventbridge": "eventbus.aws.backend.EventBridgeBackend",
     "memory": "eventbus.backends.memory.InMemoryBackend",
 }
 AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="eu-west-1"))
+# The EventBridge backend's constructor arguments (after CACHES' OPTIONS); names left unset
+# take the backend's defaults, which are written in one place: its signature.
+_EVENTBRIDGE_OPTIONS = {
+    "bus_name": env.str("EVENT_BUS_NAME", default=None),
+    "queue_prefix": env.str("EVENT_QUEUE_PREFIX", default=None),
+    "schedule_group": env.str("SCHEDULE_GROUP", default=None),
+    "region": AWS_REGION,
+    "account": env.str("AWS_ACCOUNT_ID", default=None),
+    "scheduler_role_arn": env.str("SCHEDULER_ROLE_ARN", default=None),
+    "max_request_bytes": env.int("EVENTBRIDGE_MAX_REQUEST_BYTES", default=None),
+}
 EVENT_BUS = {
     "BACKEND": _BACKEND_PATHS.get(EVENT_BUS_BACKEND, EVENT_BUS_BACKEND),
-    "OPTIONS": {
-        "bus_name": env.str("EVENT_BUS_NAME", default="shop"),
-        "region": AWS_REGION,
-        "account": env.str("AWS_ACCOUNT_ID", default="000000000000"),
-        "scheduler_role_arn": env.str("SCHEDULER_ROLE_ARN", default=""),
-        "schedule_group": env.str("SCHEDULE_GROUP", default="shop"),
-        "max_request_bytes": env.int("EVENTBRIDGE_MAX_REQUEST_BYTES", default=1024 * 1024),
-        "queue_prefix": env.str("EVENT_QUEUE_PREFIX", default="shop"),
-    },
+    "OPTIONS": (
+        {name: value for name, value in _EVENTBRIDGE_OPTIONS.items() if value not in (None, "")}
+        if EVENT_BUS_BACKEND == "eventbridge"
+        else {}
+    ),
     # Delivery: attempts before a dead letter, and the exponential backoff between them.
     "MAX_ATTEMPTS": env.int("EVENT_MAX_ATTEMPTS", default=5),
     "RETRY_BASE_SECONDS": env.float("EVENT_RETRY_BASE_SECONDS", default=2.0),
@@ -301,7 +309,7 @@ REMINDER_LINK_MAX_AGE: timedelta = parse_duration(env.str("REMINDER_LINK_MAX_AGE
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.request_id.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.request_id.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",

@@ -15,9 +15,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from eventbus.delivery import replay_dead_letter
 from eventbus.models import DeadLetter, OutboxEvent, ProcessedEvent, ScheduledEvent
-from eventbus.outbox import relay_outbox
+from eventbus.relay import relay_outbox
+from eventbus.replay import replay_dead_letter
 
 
 def _pretty_json(value: Any) -> str:

@@ -10,6 +10,15 @@ class EventBusConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models may only load once the apps registry is ready.
+        from core.health import register_check
+        from eventbus.backend import get_backend
+
+        register_check(
+            "bus",
+            lambda: get_backend().check(),
+            details=lambda: {"backend": get_backend().label},
+        )
         # Extension hook: EVENTBUS_EXTRA_HANDLER_MODULES="pkg.mod,other.mod" imports extra
         # handler modules in every process (web, relay, Celery worker) without an app of
         # their own. The integration tests use it to give a real worker test-only handlers.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.conf import settings
-
-from config.request_id import current_request_id
+from core.request_id import current_request_id
+from eventbus.backend import get_backend
 from eventbus.envelope import Envelope, MalformedEnvelope
 from eventbus.events import DomainEvent, InvalidEvent, get_event_type
 
@@ -17,13 +16,13 @@ def to_envelope(event: DomainEvent) -> Envelope:
         event = dataclasses.replace(event, correlation_id=request_id)
     detail = event.detail()
     event.event_type().validate_detail(detail)
-    options = settings.EVENT_BUS.get("OPTIONS", {})
+    account, region = get_backend().origin
     return Envelope(
         detail_type=event.detail_type,
         source=event.source,
         detail=detail,
-        account=options.get("account", "000000000000"),
-        region=options.get("region", "local"),
+        account=account,
+        region=region,
     )
 
 

@@ -60,18 +60,6 @@ class Envelope:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
-    def to_put_events_entry(self, *, bus_name: str) -> dict[str, Any]:
-        """A ``PutEvents`` entry. EventBridge assigns its own event id; the EventBridge backend
-        adds ours to the detail so that consumers can deduplicate on it."""
-        return {
-            "Source": self.source,
-            "DetailType": self.detail_type,
-            "Detail": json.dumps(self.detail, separators=(",", ":"), sort_keys=True),
-            "Resources": list(self.resources),
-            "Time": self.time,
-            "EventBusName": bus_name,
-        }
-
     @classmethod
     def from_dict(cls, data: Any) -> Envelope:
         if not isinstance(data, dict):

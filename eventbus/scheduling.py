@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from eventbus.backends import get_backend
+from eventbus.backend import get_backend
 from eventbus.conversion import to_envelope
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.models import ScheduledEvent
-from eventbus.outbox import publish_envelope
+from eventbus.outbox import publish_envelopes
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,11 @@ def publish_due_scheduled_events(*, limit: int = 500, now: datetime | None = Non
             .order_by("due_at")
             .select_for_update(skip_locked=True)[:limit]
         )
-        for row in due:
-            # Like Scheduler, each firing is a new event occurrence with its own id.
-            publish_envelope(Envelope.from_dict(row.envelope).with_new_identity(now=moment))
         if due:
+            # Like Scheduler, each firing is a new event occurrence with its own id.
+            publish_envelopes(
+                [Envelope.from_dict(row.envelope).with_new_identity(now=moment) for row in due]
+            )
             ScheduledEvent.objects.filter(pk__in=[row.pk for row in due]).delete()
     if due:
         logger.info("published %d scheduled events", len(due))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
 from email.utils import make_msgid, parseaddr
 from urllib.parse import urlsplit
 
@@ -12,7 +10,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from cart.models import Cart, CartLine
+from cart.selectors import CartSummary
 from notifications.models import Reminder
 from notifications.tokens import recover_token_make, unsubscribe_token_make
 
@@ -37,16 +35,11 @@ def recover_url(*, reminder: Reminder) -> str:
 
 
 def _unsubscribe_mailto() -> str:
-    address = (
-        settings.REMINDER_UNSUBSCRIBE_MAILTO
-        or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    )
+    address = settings.REMINDER_UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     return f"mailto:{address}?subject=unsubscribe"
 
 
-def reminder_email_build(
-    *, reminder: Reminder, cart: Cart, lines: Sequence[CartLine]
-) -> EmailMultiAlternatives:
+def reminder_email_build(*, reminder: Reminder, summary: CartSummary) -> EmailMultiAlternatives:
     """The message for ``reminder``, ready to send; its Message-ID is set here so the log
     can record it."""
     unsubscribe = unsubscribe_url(email=reminder.email)
@@ -63,10 +56,10 @@ def reminder_email_build(
                 "line_total": line.line_total,
                 "currency": line.currency,
             }
-            for line in lines
+            for line in summary.lines
         ],
-        "total": sum((line.line_total for line in lines), Decimal("0.00")),
-        "currency": cart.currency,
+        "total": summary.total,
+        "currency": summary.currency,
         "recover_url": recover_url(reminder=reminder),
         "unsubscribe_url": unsubscribe,
         "site_url": settings.SITE_URL,

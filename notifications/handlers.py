@@ -7,7 +7,8 @@ from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.subscriptions import subscribe
 from notifications.events import CartReminderDue
-from notifications.services import reminder_policy_apply, reminder_send_due
+from notifications.mailer import reminder_send_due
+from notifications.policy import reminder_policy_apply
 
 POLICY_EVENTS = [*LINE_EVENTS, "CartCheckedOut", "CartContactChanged"]
 
@@ -22,7 +23,7 @@ def apply_reminder_policy(event: DomainEvent, envelope: Envelope) -> None:
 
 
 # atomic=False: the mailer commits a claim before sending (at most one email); see
-# notifications.services.
+# notifications.mailer.
 @subscribe(
     name="abandoned-cart-mailer",
     pattern={"source": ["shop.notifications"], "detail-type": ["CartReminderDue"]},

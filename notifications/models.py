@@ -80,6 +80,7 @@ class EmailSuppression(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "unsubscribed address"
+        verbose_name_plural = "unsubscribed addresses"
 
     def __str__(self) -> str:
         return self.email

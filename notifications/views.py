@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cart.models import Cart
 from cart.selectors import SESSION_KEY
 from cart.services import cart_merge_guest_into_user
 from notifications.services import email_unsubscribe, reminder_link_followed
@@ -31,7 +30,7 @@ def recover_cart(request: HttpRequest, token: str) -> HttpResponse:
     if reminder is None:
         return _invalid_link(request, InvalidToken("This cart no longer exists."))
     cart = reminder.cart
-    if cart.status != Cart.Status.OPEN:
+    if not cart.is_open:
         messages.info(request, "That cart has already been checked out.")
     elif cart.user_id is None:
         if request.user.is_authenticated:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from eventbus.backends import get_backend
+from eventbus.backend import get_backend
 from eventbus.backends.memory import InMemoryBackend
 
 MEMORY_BUS = {
@@ -14,6 +14,7 @@ MEMORY_BUS = {
     # Deterministic tests: relay in the committing thread (one test covers "background").
     "RELAY_AFTER_COMMIT": "inline",
     "BACKEND": "eventbus.backends.memory.InMemoryBackend",
+    "OPTIONS": {},
     "RETRY_BASE_SECONDS": 0.01,
     "RETRY_MAX_SECONDS": 0.05,
 }
@@ -54,7 +55,7 @@ def bus() -> InMemoryBackend:
 @pytest.fixture
 def deliver(bus):
     """Relay the outbox and deliver to subscriptions until nothing is left (in-process)."""
-    from eventbus.outbox import sweep_outbox
+    from eventbus.relay import sweep_outbox
 
     def run() -> int:
         delivered = 0

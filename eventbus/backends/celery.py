@@ -1,7 +1,9 @@
 """Celery backend: routes each event to its matching subscriptions as Celery tasks.
 
 The routing rules are the same EventBridge patterns, evaluated here; each match becomes
-one ``eventbus.deliver`` task (acks_late), the local twin of one SQS message per rule.
+one ``eventbus.deliver`` task (acks_late), the local twin of one SQS message per rule. The
+task, the receiving end, is here too: it runs one delivery attempt and turns a retry
+outcome into Celery's own retry with a countdown.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from celery import shared_task
 from celery.utils import uuid
 from kombu.exceptions import OperationalError
 
-from eventbus.backends.base import EventBusBackend, PublishResult
+from eventbus.backend import EventBusBackend, PublishResult
+from eventbus.delivery import Result
+from eventbus.delivery import deliver as deliver_once
 from eventbus.envelope import Envelope
 from eventbus.subscriptions import matching_subscriptions
 
@@ -22,6 +27,14 @@ _BROKER_ERRORS = (OperationalError, ConnectionError, OSError)
 
 # send(subscription_name, envelope_dict, envelope) enqueues one deliver task.
 Sender = Callable[[str, dict[str, Any], Envelope], None]
+
+
+@shared_task(name="eventbus.deliver", bind=True, acks_late=True, max_retries=None)
+def deliver(self: Any, subscription_name: str, envelope: Any) -> None:
+    """Deliver one event to one subscription; retry with backoff, then dead-letter."""
+    outcome = deliver_once(subscription_name, envelope, attempt=self.request.retries + 1)
+    if outcome.result is Result.RETRY:
+        raise self.retry(exc=outcome.error, countdown=outcome.retry_after)
 
 
 class CeleryBackend(EventBusBackend):
@@ -48,14 +61,10 @@ class CeleryBackend(EventBusBackend):
         return results
 
     def redeliver(self, subscription_name: str, envelope: Envelope) -> None:
-        from eventbus.tasks import deliver
-
         deliver.apply_async(args=(subscription_name, envelope.to_dict()))
 
     def check(self) -> None:
-        from config.celery_app import app
-
-        with app.connection_for_write() as connection:
+        with deliver.app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
 
 
@@ -73,9 +82,7 @@ def _deliver_task_sender() -> Iterator[Sender]:
     the same route thousands of times, so it builds messages with Celery's own message API
     (``app.amqp``) and routes once per batch. Eager mode (tests) keeps ``apply_async``.
     """
-    from config.celery_app import app
-    from eventbus.tasks import deliver
-
+    app = deliver.app
     if app.conf.task_always_eager:
 
         def send_eagerly(name: str, body: dict[str, Any], envelope: Envelope) -> None:

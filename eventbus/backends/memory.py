@@ -1,40 +1,74 @@
-"""In-memory backend for unit tests: records what was published, delivers on request."""
+"""In-memory backend for unit tests: records what was published, delivers on request.
+
+Its retry mechanism is a list: a delivery the failure policy retries is tried again on a
+later pass of :meth:`InMemoryBackend.deliver_published` (without waiting its delay, which
+is kept in ``retries`` for tests to look at).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
-from eventbus.backends.base import EventBusBackend, PublishResult
+from eventbus.backend import EventBusBackend, PublishResult
+from eventbus.delivery import Outcome, Result, deliver, dispatch
 from eventbus.envelope import Envelope
+from eventbus.subscriptions import matching_subscriptions
+
+
+@dataclass(frozen=True)
+class PendingRetry:
+    subscription_name: str
+    envelope: Envelope
+    attempt: int
+    delay: float
 
 
 class InMemoryBackend(EventBusBackend):
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self) -> None:
         self.published: list[Envelope] = []
+        self.outcomes: list[tuple[str, Outcome]] = []
+        self.retries: list[PendingRetry] = []
         self._delivered = 0
+        self._due: list[PendingRetry] = []
 
     def publish(self, envelopes: Sequence[Envelope]) -> list[PublishResult]:
         self.published.extend(envelopes)
         return [PublishResult.success() for _ in envelopes]
 
-    def deliver_published(self) -> int:
-        """Dispatch every envelope not delivered yet to each matching subscription."""
-        from eventbus.delivery import dispatch
-        from eventbus.subscriptions import matching_subscriptions
+    def redeliver(self, subscription_name: str, envelope: Envelope) -> None:
+        dispatch(subscription_name, envelope)
 
+    def deliver_published(self) -> int:
+        """Deliver every envelope not delivered yet to each matching subscription, then the
+        retries that are owed; returns how many deliveries were attempted."""
         count = 0
-        while self._delivered < len(self.published):
-            envelope = self.published[self._delivered]
-            self._delivered += 1
-            for subscription in matching_subscriptions(envelope.to_dict()):
-                dispatch(subscription.name, envelope)
+        while self._delivered < len(self.published) or self._due:
+            if self._delivered < len(self.published):
+                envelope = self.published[self._delivered]
+                self._delivered += 1
+                for subscription in matching_subscriptions(envelope.to_dict()):
+                    self._attempt(subscription.name, envelope, 1)
+                    count += 1
+            else:
+                retry = self._due.pop(0)
+                self._attempt(retry.subscription_name, retry.envelope, retry.attempt)
                 count += 1
         return count
 
+    def _attempt(self, subscription_name: str, envelope: Envelope, attempt: int) -> None:
+        outcome = deliver(subscription_name, envelope, attempt=attempt)
+        self.outcomes.append((subscription_name, outcome))
+        if outcome.result is Result.RETRY:
+            retry = PendingRetry(subscription_name, envelope, attempt + 1, outcome.retry_after)
+            self.retries.append(retry)
+            self._due.append(retry)
+
     def clear(self) -> None:
         self.published.clear()
+        self.outcomes.clear()
+        self.retries.clear()
+        self._due.clear()
         self._delivered = 0
 
     def of_type(self, detail_type: str) -> list[Envelope]:

@@ -6,7 +6,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_healthz_names_database_and_bus_up(client, settings):
-    settings.EVENT_BUS = {**settings.EVENT_BUS, "BACKEND": "eventbus.backends.celery.CeleryBackend"}
+    settings.EVENT_BUS = {
+        **settings.EVENT_BUS,
+        "BACKEND": "eventbus.backends.celery.CeleryBackend",
+        "OPTIONS": {},
+    }
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
@@ -16,7 +20,11 @@ def test_healthz_names_database_and_bus_up(client, settings):
 
 
 def test_healthz_is_503_naming_an_unreachable_broker(client, settings, monkeypatch):
-    settings.EVENT_BUS = {**settings.EVENT_BUS, "BACKEND": "eventbus.backends.celery.CeleryBackend"}
+    settings.EVENT_BUS = {
+        **settings.EVENT_BUS,
+        "BACKEND": "eventbus.backends.celery.CeleryBackend",
+        "OPTIONS": {},
+    }
     # Nothing listens on port 1: the broker is down.
     for key in ("broker_url", "broker_write_url"):
         monkeypatch.setitem(app.conf, key, "redis://127.0.0.1:1/0")

@@ -8,7 +8,8 @@ from django.db import transaction
 from cart.events import CartItemRemoved
 from eventbus.backends.memory import InMemoryBackend
 from eventbus.models import OutboxEvent
-from eventbus.outbox import _background_relay, publish
+from eventbus.outbox import publish
+from eventbus.relay import background_relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +37,7 @@ def gated_bus(settings):
     }
     yield GatedBackend
     GatedBackend.gate.set()
-    assert _background_relay.idle.wait(10)
+    assert background_relay.idle.wait(10)
 
 
 def removed(sequence):
@@ -51,6 +52,6 @@ def test_commit_returns_before_the_bus_is_reached(gated_bus):
     # The bus is blocked, yet the commit (and so the 202) is done.
     assert OutboxEvent.objects.get(pk=envelope.id).status == OutboxEvent.Status.PENDING
     gated_bus.gate.set()
-    assert _background_relay.idle.wait(10)
+    assert background_relay.idle.wait(10)
     assert OutboxEvent.objects.get(pk=envelope.id).status == OutboxEvent.Status.PUBLISHED
     assert gated_bus.calls == [("eventbus-relay", 1)]

@@ -3,7 +3,7 @@ import logging
 import pytest
 from django.conf import settings
 
-from config.request_id import RequestIdLogFilter, current_request_id, request_id_context
+from core.request_id import RequestIdLogFilter, current_request_id, request_id_context
 from eventbus.conversion import to_envelope
 from eventbus.models import OutboxEvent
 from eventbus.tasks import deliver

@@ -4,14 +4,10 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from eventbus.conversion import to_envelope
-from eventbus.delivery import (
-    PermanentFailure,
-    dispatch,
-    max_attempts,
-    replay_dead_letter,
-    retry_delay,
-)
+from eventbus.delivery import dispatch
+from eventbus.failures import PermanentFailure, max_attempts, retry_delay
 from eventbus.models import DeadLetter, ProcessedEvent
+from eventbus.replay import replay_dead_letter
 from eventbus.tasks import deliver
 from eventbus.testing import RecordingHandler, temporary_subscription
 from tests.conftest import MEMORY_BUS

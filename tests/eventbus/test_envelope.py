@@ -50,20 +50,6 @@ def test_time_in_another_zone_is_converted_to_utc():
     assert Envelope.from_dict(data).to_dict()["time"] == "2026-11-26T10:00:00Z"
 
 
-def test_put_events_entry_carries_source_type_detail_and_bus():
-    entry = make_envelope().to_put_events_entry(bus_name="shop")
-    assert entry["Source"] == "shop.cart"
-    assert entry["DetailType"] == "ItemAddedToCart"
-    assert entry["EventBusName"] == "shop"
-    assert entry["Resources"] == ["arn:aws:example"]
-    assert entry["Time"] == datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
-    assert json.loads(entry["Detail"]) == {
-        "sku": "TEA-001",
-        "quantity": 2,
-        "correlation_id": "req-1",
-    }
-
-
 def test_new_identity_keeps_the_content_but_not_the_id():
     envelope = make_envelope()
     later = datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=UTC)

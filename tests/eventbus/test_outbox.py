@@ -4,10 +4,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from eventbus.backends import get_backend
-from eventbus.backends.base import PublishResult
+from eventbus.backend import PublishResult, get_backend
 from eventbus.models import DeadLetter, OutboxEvent
-from eventbus.outbox import publish, relay_outbox, sweep_outbox
+from eventbus.outbox import publish
+from eventbus.relay import relay_outbox, sweep_outbox
 from tests.conftest import MEMORY_BUS
 from tests.eventbus.sample_events import ParcelShipped
 
@@ -123,7 +123,7 @@ def test_an_event_the_bus_refuses_becomes_a_dead_letter_and_replays(bus, monkeyp
     assert letter.error == "too large"
 
     monkeypatch.undo()
-    from eventbus.delivery import replay_dead_letter
+    from eventbus.replay import replay_dead_letter
 
     replay_dead_letter(letter)
     row.refresh_from_db()

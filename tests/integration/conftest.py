@@ -160,7 +160,11 @@ def start_worker(worker_env, tmp_path) -> Iterator[Callable[..., CeleryWorker]]:
 @pytest.fixture
 def celery_bus(settings, require_postgres, require_redis):
     """Make this test process publish through the Celery backend (as the web process does)."""
-    settings.EVENT_BUS = {**settings.EVENT_BUS, "BACKEND": "eventbus.backends.celery.CeleryBackend"}
+    settings.EVENT_BUS = {
+        **settings.EVENT_BUS,
+        "BACKEND": "eventbus.backends.celery.CeleryBackend",
+        "OPTIONS": {},
+    }
     return settings.EVENT_BUS
 
 

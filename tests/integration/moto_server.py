@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from eventbus import aws as aws_clients
+from eventbus.aws import clients as aws_clients
+from eventbus.backend import get_backend
 
 REGION = "eu-west-1"
 BUS_NAME = "shop-test"
@@ -42,7 +43,8 @@ class AwsStack:
     endpoint: str
 
     def client(self, service: str) -> Any:
-        return aws_clients.client(service)
+        """The client the EventBridge backend itself uses (hooks on it see its calls)."""
+        return get_backend().client(service)
 
     def queue_url(self, name: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
@@ -98,11 +100,9 @@ def aws(moto_endpoint, monkeypatch, settings) -> Iterator[AwsStack]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     settings.EVENT_BUS = {
         **settings.EVENT_BUS,
-        "BACKEND": "eventbus.backends.eventbridge.EventBridgeBackend",
+        "BACKEND": "eventbus.aws.backend.EventBridgeBackend",
         "OPTIONS": {
-            **settings.EVENT_BUS["OPTIONS"],
             "bus_name": BUS_NAME,
-            "region": REGION,
             "schedule_group": SCHEDULE_GROUP,
             "queue_prefix": QUEUE_PREFIX,
             "scheduler_role_arn": "",
@@ -120,7 +120,7 @@ def aws(moto_endpoint, monkeypatch, settings) -> Iterator[AwsStack]:
 @pytest.fixture
 def provisioned(aws) -> AwsStack:
     """``aws`` with every resource provisioned from the subscriptions in code."""
-    from eventbus.provisioning import provision
+    from eventbus.aws.provisioning import provision
 
     provision(create_role=True)
     return aws

@@ -5,7 +5,8 @@ import pytest
 from django.db import transaction
 
 from eventbus.models import OutboxEvent
-from eventbus.outbox import _background_relay, publish
+from eventbus.outbox import publish
+from eventbus.relay import background_relay
 from tests.eventbus.test_background_relay import gated_bus, removed  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -19,6 +20,6 @@ def test_events_committed_while_the_relay_is_busy_go_out_together(require_postgr
         with transaction.atomic():
             publish(removed(sequence))
     gated_bus.gate.set()
-    assert _background_relay.idle.wait(10)
+    assert background_relay.idle.wait(10)
     assert OutboxEvent.objects.filter(status=OutboxEvent.Status.PUBLISHED).count() == 11
     assert [size for _, size in gated_bus.calls] == [1, 10]

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventbus import aws as aws_clients
-from eventbus.backends import get_backend
-from eventbus.backends.eventbridge import entry_size, put_events_entry
+from eventbus.aws import clients as aws_clients
+from eventbus.aws.backend import entry_size, put_events_entry
+from eventbus.backend import get_backend
 from eventbus.envelope import Envelope
 from tests.integration.moto_server import REGION
 
@@ -62,7 +62,7 @@ def test_healthz_names_the_bus_down_until_it_is_provisioned(aws, client):
     assert bus["status"] == "down" and bus["backend"] == "EventBridgeBackend"
     assert "ResourceNotFoundException" in bus["error"]
 
-    from eventbus.provisioning import provision
+    from eventbus.aws.provisioning import provision
 
     provision()
     assert client.get("/healthz").status_code == 200

@@ -17,14 +17,13 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from eventbus import aws as aws_clients
-from eventbus.backends import get_backend
-from eventbus.backends.eventbridge import ENVELOPE_ID_KEY, put_events_entry
+from eventbus.aws.backend import ENVELOPE_ID_KEY, put_events_entry
+from eventbus.aws.consumer import QueueConsumer, consume
+from eventbus.aws.provisioning import provision
+from eventbus.backend import get_backend
 from eventbus.events import DomainEvent
 from eventbus.models import DeadLetter, ProcessedEvent
 from eventbus.outbox import publish
-from eventbus.provisioning import provision
-from eventbus.sqs_consumer import QueueConsumer, consume
 from eventbus.subscriptions import matching_subscriptions, subscribe, unsubscribe
 from tests.integration.conftest import ROOT, database_url
 from tests.integration.moto_server import QUEUE_PREFIX
@@ -145,7 +144,7 @@ def meter_queue(require_postgres, aws):
 
 
 def publish_meters(*meters: int) -> list[str]:
-    from eventbus.outbox import sweep_outbox
+    from eventbus.relay import sweep_outbox
 
     with transaction.atomic():
         ids = [publish(MeterRead(meter=meter)).id for meter in meters]
@@ -244,7 +243,7 @@ def test_consume_events_stops_on_sigterm(require_postgres, provisioned):
         "EVENT_BUS_BACKEND": "eventbridge",
         "EVENT_BUS_NAME": get_backend().bus_name,
         "EVENT_QUEUE_PREFIX": QUEUE_PREFIX,
-        "AWS_REGION": aws_clients.configured_region() or "eu-west-1",
+        "AWS_REGION": get_backend().region or "eu-west-1",
     }
     process = subprocess.Popen(
         [sys.executable, "manage.py", "consume_events", "--wait-seconds", "1"],

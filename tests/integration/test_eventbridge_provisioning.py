@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from eventbus.provisioning import CHANGED, CREATED, DELETED, KEPT, ORPHANED, provision
+from eventbus.aws.provisioning import CHANGED, CREATED, DELETED, KEPT, ORPHANED, provision
 from eventbus.subscriptions import all_subscriptions
 from eventbus.testing import temporary_subscription
 from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP

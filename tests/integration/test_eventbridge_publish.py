@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from eventbus.backends import get_backend
-from eventbus.backends.eventbridge import ENVELOPE_ID_KEY, entry_size, put_events_entry
+from eventbus.aws.backend import ENVELOPE_ID_KEY, entry_size, put_events_entry
+from eventbus.aws.provisioning import provision
+from eventbus.backend import get_backend
 from eventbus.events import DomainEvent
 from eventbus.models import DeadLetter, OutboxEvent
-from eventbus.outbox import publish, relay_outbox
-from eventbus.provisioning import provision
+from eventbus.outbox import publish
+from eventbus.relay import relay_outbox
 from eventbus.testing import temporary_subscription
 from tests.integration.moto_server import QUEUE_PREFIX
 
@@ -136,7 +137,7 @@ def limit_request_bytes(settings, limit: int) -> PutEventsRecorder:
 
 
 def aws_client(service: str) -> Any:
-    from eventbus import aws as aws_clients
+    from eventbus.aws import clients as aws_clients
 
     return aws_clients.client(service)
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from django.core import mail
 from django.core.management import call_command
 
-from eventbus.management.commands.fire_due_schedules_dev import fire_due_schedules
+from eventbus.aws.dev_scheduler import fire_due_schedules
 from notifications.models import Reminder
 from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP
 

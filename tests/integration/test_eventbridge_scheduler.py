@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 from django.core.management import CommandError, call_command
 
-from eventbus import aws as aws_clients
-from eventbus.backends.eventbridge import ENVELOPE_ID_KEY
+from eventbus.aws import clients as aws_clients
+from eventbus.aws.backend import ENVELOPE_ID_KEY
+from eventbus.aws.dev_scheduler import fire_due_schedules
+from eventbus.aws.provisioning import provision
 from eventbus.events import DomainEvent
-from eventbus.management.commands.fire_due_schedules_dev import fire_due_schedules
-from eventbus.provisioning import provision
 from eventbus.scheduling import cancel_schedule, schedule
 from eventbus.testing import temporary_subscription
 from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from config.request_id import request_id_context
+from core.request_id import request_id_context
 from eventbus.models import DeadLetter
 from tests.integration import bus_probe
 from tests.integration.bus_probe import (

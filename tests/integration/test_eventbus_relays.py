@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from typing import ClassVar
@@ -17,11 +16,12 @@ from typing import ClassVar
 import pytest
 from django.db import connection
 
-from eventbus.backends.base import EventBusBackend, PublishResult
+from eventbus.backend import EventBusBackend, PublishResult
 from eventbus.conversion import to_envelope
 from eventbus.envelope import Envelope
 from eventbus.models import OutboxEvent
-from eventbus.outbox import sweep_outbox
+from eventbus.outbox import store_envelopes
+from eventbus.relay import sweep_outbox
 from tests.eventbus.sample_events import ParcelShipped
 from tests.integration.conftest import ROOT, database_url, wait_until
 
@@ -56,16 +56,7 @@ def fill_outbox(count: int) -> list[str]:
         to_envelope(ParcelShipped(parcel_id=f"P{number}", weight_grams=10))
         for number in range(count)
     ]
-    OutboxEvent.objects.bulk_create(
-        OutboxEvent(
-            id=uuid.UUID(envelope.id),
-            source=envelope.source,
-            detail_type=envelope.detail_type,
-            envelope=envelope.to_dict(),
-            created_at=envelope.time,
-        )
-        for envelope in envelopes
-    )
+    store_envelopes(envelopes)
     return [envelope.id for envelope in envelopes]
 
 

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from eventbus.backends import get_backend
+from eventbus.backend import get_backend
 from eventbus.envelope import Envelope
 from eventbus.models import OutboxEvent, ProcessedEvent
 from notifications.models import Reminder, SentEmail

@@ -9,7 +9,8 @@ import pytest
 from cart.models import Cart
 from cart.services import cart_item_add
 from eventbus.conversion import to_envelope
-from eventbus.delivery import dispatch, max_attempts
+from eventbus.delivery import dispatch
+from eventbus.failures import max_attempts
 from eventbus.models import DeadLetter, ProcessedEvent, ScheduledEvent
 from eventbus.scheduling import publish_due_scheduled_events
 from eventbus.tasks import deliver as deliver_task

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from eventbus.sqs_consumer import consume
+from eventbus.aws.consumer import consume
+from eventbus.management.graceful_stop import stop_on_signals
 from eventbus.subscriptions import all_subscriptions
 
 
@@ -53,27 +53,16 @@ class Command(BaseCommand):
             raise CommandError(f"unknown subscription(s) {unknown}; known: {known}")
         if not 0 <= wait_seconds <= 20:
             raise CommandError("--wait-seconds must be between 0 and 20")
-        stop = threading.Event()
-        previous = self._stop_on_signals(stop)
-        try:
+        with stop_on_signals() as stop:
             if not once:
                 self.stdout.write(f"Consuming {', '.join(names)} (SIGTERM stops)")
-            report = consume(names, wait_seconds=wait_seconds, once=once, stop=stop)
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            try:
+                report = consume(names, wait_seconds=wait_seconds, once=once, stop=stop)
+            except ImproperlyConfigured as error:
+                raise CommandError(str(error)) from error
         self.stdout.write(
             f"received {report.received}, handled {report.handled}, duplicates "
             f"{report.duplicates}, failed {report.failed}, dead letters {report.dead_lettered}"
         )
         if report.errors:
             raise CommandError(f"consumer failed: {report.errors[0]!r}")
-
-    @staticmethod
-    def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
-        return previous

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from eventbus.provisioning import KEPT, provision
+from eventbus.aws.provisioning import KEPT, provision
 
 
 class Command(BaseCommand):

@@ -3,21 +3,17 @@ deployments without Celery beat. Runs until SIGTERM or SIGINT; ``--once`` does a
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
 import time
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
 
-from eventbus.outbox import sweep_outbox
+from eventbus.management.graceful_stop import repeat_until_stopped, stop_on_signals
+from eventbus.relay import sweep_outbox
 from eventbus.retention import prune_bus_records
 from eventbus.scheduling import publish_due_scheduled_events
 
-logger = logging.getLogger(__name__)
+PRUNE_EVERY_SECONDS = 3600
 
 
 class Command(BaseCommand):
@@ -42,35 +38,22 @@ class Command(BaseCommand):
                 raise CommandError(f"relay pass failed: {error}") from error
             return
 
-        stop = threading.Event()
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            # Finish the pass in progress (its rows are committed or rolled back whole).
-            stop.set()
-
-        previous = {
-            number: signal.signal(number, request_stop)
-            for number in (signal.SIGTERM, signal.SIGINT)
-        }
-        self.stdout.write(f"relaying every {options['interval']:g}s; SIGTERM or Ctrl-C stops")
         next_prune = 0.0
-        try:
-            while not stop.is_set():
-                try:
-                    # A long-lived loop must survive a database restart between passes.
-                    close_old_connections()
-                    self.run_pass(quiet=True)
-                    if time.monotonic() >= next_prune:
-                        # Without beat, this loop also keeps the bus tables pruned (hourly).
-                        prune_bus_records()
-                        next_prune = time.monotonic() + 3600
-                except Exception:
-                    # The database or the bus is down: say so and try again next pass.
-                    logger.exception("relay pass failed; retrying in %ss", options["interval"])
-                stop.wait(options["interval"])
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+
+        def relay_pass() -> None:
+            nonlocal next_prune
+            self.run_pass(quiet=True)
+            if time.monotonic() >= next_prune:
+                # Without beat, this loop also keeps the bus tables pruned (hourly).
+                prune_bus_records()
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+
+        self.stdout.write(f"relaying every {options['interval']:g}s; SIGTERM or Ctrl-C stops")
+        with stop_on_signals() as stop:
+            # A pass in progress is finished: its rows are committed or rolled back whole.
+            repeat_until_stopped(
+                relay_pass, interval=options["interval"], stop=stop, what="relay pass"
+            )
         self.stdout.write("relay stopped")
 
     def run_pass(self, *, quiet: bool) -> None:

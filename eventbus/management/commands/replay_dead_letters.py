@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from eventbus.delivery import replay_dead_letter
 from eventbus.models import DeadLetter
+from eventbus.replay import replay_dead_letter
 
 
 class Command(BaseCommand):

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 from botocore.exceptions import ClientError
-from django.conf import settings
 
-from eventbus import aws
-from eventbus.backends.eventbridge import ResourceNames, error_code
+from eventbus.aws.backend import EventBridgeBackend, error_code, eventbridge_backend
+from eventbus.aws.clients import partition_of
+from eventbus.failures import max_attempts
 from eventbus.subscriptions import Subscription, all_subscriptions
 
 logger = logging.getLogger(__name__)
@@ -46,12 +45,6 @@ class Action:
     name: str
     outcome: str
     note: str = ""
-
-
-def max_receive_count() -> int:
-    """Receives before SQS moves a message to its dead-letter queue (the bus's attempts)."""
-    options = settings.EVENT_BUS.get("OPTIONS", {})
-    return int(options.get("max_receive_count") or settings.EVENT_BUS["MAX_ATTEMPTS"])
 
 
 def _policy_document(value: Any) -> Any:
@@ -108,23 +101,20 @@ class Provisioner:
         prune: bool = False,
         create_role: bool = False,
         subscriptions: Iterable[Subscription] | None = None,
+        backend: EventBridgeBackend | None = None,
     ) -> None:
-        options = settings.EVENT_BUS.get("OPTIONS", {})
+        self.backend = backend or eventbridge_backend()
         self.dry_run = dry_run
         self.prune = prune
         self.create_role = create_role
         self.subscriptions = list(all_subscriptions() if subscriptions is None else subscriptions)
-        self.names = ResourceNames(
-            bus_name=options.get("bus_name", "shop"),
-            queue_prefix=options.get("queue_prefix", "shop"),
-            schedule_group=options.get("schedule_group", "shop"),
-        )
-        self.events = aws.client("events")
-        self.sqs = aws.client("sqs")
-        self.scheduler = aws.client("scheduler")
+        self.names = self.backend.names
+        self.events = self.backend.client("events")
+        self.sqs = self.backend.client("sqs")
+        self.scheduler = self.backend.client("scheduler")
         self.region = self.events.meta.region_name
-        self.partition = boto3.session.Session().get_partition_for_region(self.region)
-        self.account = aws.client("sts").get_caller_identity()["Account"]
+        self.partition = partition_of(self.region)
+        self.account = self.backend.client("sts").get_caller_identity()["Account"]
         self.actions: list[Action] = []
 
     # --- addresses (computed, so a dry run can plan resources that do not exist yet) ------
@@ -242,7 +232,7 @@ class Provisioner:
             {
                 "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
                 "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count()}
+                    {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_attempts()}
                 ),
                 "Policy": _allow_rule_to_send(queue_arn, rule_arn),
             },
@@ -344,7 +334,7 @@ class Provisioner:
             self._record("rule", rule_name, DELETED, "its queues are kept (they may hold messages)")
 
     def _ensure_scheduler_role(self) -> None:
-        iam = aws.client("iam")
+        iam = self.backend.client("iam")
         role_name = self.names.scheduler_role
         trust = {
             "Version": "2012-10-17",

@@ -1,9 +1,11 @@
-"""Long-polls the subscriptions' SQS queues and runs ``dispatch()`` for each message: the
-EventBridge backend's counterpart of the Celery worker's ``eventbus.deliver`` task.
+"""Long-polls the subscriptions' SQS queues and delivers each message: the EventBridge
+backend's counterpart of the Celery worker's ``eventbus.deliver`` task.
 
-A message is deleted only after its handler succeeded (or it was dead-lettered here); a
-failed one stays in the queue, comes back after a backoff, and SQS's redrive policy moves
-it to the subscription's dead-letter queue after ``maxReceiveCount`` receives.
+It only translates delivery outcomes into SQS's mechanisms. A message is deleted once it
+was handled, was a duplicate, or was dead-lettered by the bus (malformed, not retryable); a
+retry stays in the queue and comes back after its backoff (the visibility timeout); on its
+last attempt it is left visible, and SQS's redrive policy moves it to the subscription's
+dead-letter queue (``maxReceiveCount`` is the bus's attempt limit).
 """
 
 from __future__ import annotations
@@ -16,11 +18,8 @@ from typing import Any
 
 from django.db import close_old_connections, connection
 
-from eventbus import aws
-from eventbus.backends import get_backend
-from eventbus.backends.eventbridge import EventBridgeBackend, envelope_from_message
-from eventbus.delivery import dispatch, is_retryable, record_dead_letter, retry_delay
-from eventbus.envelope import MalformedEnvelope
+from eventbus.aws.backend import envelope_from_message, eventbridge_backend
+from eventbus.delivery import Outcome, Result, deliver
 from eventbus.subscriptions import get_subscription
 
 logger = logging.getLogger(__name__)
@@ -60,12 +59,13 @@ class QueueConsumer:
         queue_url: str,
         wait_seconds: int = 20,
         report: ConsumeReport | None = None,
+        sqs: Any = None,
     ) -> None:
         self.subscription_name = get_subscription(subscription_name).name
         self.queue_url = queue_url
         self.wait_seconds = wait_seconds
         self.report = report or ConsumeReport()
-        self.sqs = aws.client("sqs")
+        self.sqs = sqs if sqs is not None else eventbridge_backend().client("sqs")
 
     def receive(self) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
@@ -95,56 +95,40 @@ class QueueConsumer:
                 logger.warning("%s: delete failed: %s", self.subscription_name, failure)
 
     def handle(self, message: dict[str, Any]) -> bool:
-        """Handle one message; True when it should be deleted from the queue."""
-        body = message.get("Body", "")
+        """Deliver one message; True when it should be deleted from the queue."""
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        try:
-            envelope = envelope_from_message(body)
-        except MalformedEnvelope as error:
-            # Not an event: retrying cannot help, and it must not block the queue.
-            record_dead_letter(
-                subscription_name=self.subscription_name,
-                envelope=None,
-                error=error,
-                attempts=attempt,
-                raw_message=body if isinstance(body, str) else repr(body),
-            )
-            self.report.add(dead_lettered=1)
-            return True
-        try:
-            applied = dispatch(self.subscription_name, envelope)
-        except Exception as error:
-            if not is_retryable(error):
-                record_dead_letter(
-                    subscription_name=self.subscription_name,
-                    envelope=envelope,
-                    error=error,
-                    attempts=attempt,
-                )
-                self.report.add(dead_lettered=1)
-                return True
-            self._retry_later(message, attempt, error)
-            return False
-        self.report.add(handled=1 if applied else 0, duplicates=0 if applied else 1)
-        return True
-
-    def _retry_later(self, message: dict[str, Any], attempt: int, error: Exception) -> None:
-        """Leave the message in the queue and let it come back after a backoff."""
-        delay = min(MAX_VISIBILITY_SECONDS, max(0, round(retry_delay(attempt))))
-        logger.warning(
-            "%s failed on receive %d, back in %ds: %s: %s",
+        outcome = deliver(
             self.subscription_name,
-            attempt,
-            delay,
-            type(error).__name__,
-            error,
+            message.get("Body", ""),
+            attempt=attempt,
+            parse=envelope_from_message,
+            transport_dead_letters=True,
         )
-        self.report.add(failed=1)
+        self._count(outcome)
+        if outcome.result is Result.RETRY:
+            self._set_visibility(message, round(outcome.retry_after))
+        elif not outcome.done:
+            # Its last attempt failed: visible again at once, so the next receive makes
+            # SQS's redrive policy move it to the dead-letter queue.
+            self._set_visibility(message, 0)
+        return outcome.done
+
+    def _count(self, outcome: Outcome) -> None:
+        if outcome.result is Result.HANDLED:
+            self.report.add(handled=1)
+        elif outcome.result is Result.DUPLICATE:
+            self.report.add(duplicates=1)
+        elif outcome.recorded:
+            self.report.add(dead_lettered=1)
+        else:
+            self.report.add(failed=1)
+
+    def _set_visibility(self, message: dict[str, Any], seconds: int) -> None:
         try:
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url,
                 ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=delay,
+                VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, seconds)),
             )
         except Exception:
             # The queue's own visibility timeout brings it back anyway.
@@ -188,11 +172,7 @@ def consume(
     with ``once`` when every queue came back empty. Long polls end within
     ``wait_seconds``, which bounds how long a stop takes.
     """
-    backend = get_backend()
-    if not isinstance(backend, EventBridgeBackend):
-        raise RuntimeError(
-            f"consume_events needs EVENT_BUS_BACKEND=eventbridge, not {backend.label}"
-        )
+    backend = eventbridge_backend()
     stop = stop or threading.Event()
     report = ConsumeReport()
     consumers = [

@@ -1,8 +1,9 @@
 """EventBridge backend: ``put_events`` to a custom bus, rules route to one SQS queue per
 subscription, EventBridge Scheduler publishes scheduled events back onto the bus.
 
-The AWS resources are created by ``manage.py provision_eventbridge``; the names they get
-are defined here (``ResourceNames``) so the backend, the provisioner and the consumer agree.
+The backend owns its options (bus, queue prefix, schedule group, region, ...): the AWS
+resources get their names from ``ResourceNames``, built once here, so provisioning, the SQS
+consumer and the development schedule firer ask the backend instead of reading settings.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.core.exceptions import ImproperlyConfigured
 
-from eventbus import aws
-from eventbus.backends.base import EventBusBackend, PublishResult
+from eventbus.aws import clients
+from eventbus.backend import (
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    EventBusBackend,
+    PublishResult,
+    get_backend,
+)
 from eventbus.envelope import Envelope, MalformedEnvelope
 
 logger = logging.getLogger(__name__)
@@ -62,11 +70,29 @@ def _compact_json(value: Any) -> str:
 
 
 def put_events_entry(envelope: Envelope, *, bus_name: str) -> dict[str, Any]:
-    """The PutEvents entry for ``envelope``, carrying our envelope id in the detail."""
-    entry = envelope.to_put_events_entry(bus_name=bus_name)
-    # UTF-8 as is, not \u escapes: a non-ASCII character counts 2-4 bytes instead of 6.
-    entry["Detail"] = _compact_json({**envelope.detail, ENVELOPE_ID_KEY: envelope.id})
-    return entry
+    """The PutEvents entry for ``envelope``, carrying our envelope id in the detail.
+
+    EventBridge assigns its own event id; ours rides in the detail so that consumers
+    deduplicate on it. UTF-8 as is, not \\u escapes: a non-ASCII character counts 2-4
+    bytes against the request limit instead of 6.
+    """
+    return {
+        "Source": envelope.source,
+        "DetailType": envelope.detail_type,
+        "Detail": _compact_json({**envelope.detail, ENVELOPE_ID_KEY: envelope.id}),
+        "Resources": list(envelope.resources),
+        "Time": envelope.time,
+        "EventBusName": bus_name,
+    }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One envelope of a publish call on its way to PutEvents."""
+
+    index: int  # its position in the publish call (and so in the results)
+    body: dict[str, Any]
+    size: int
 
 
 def envelope_from_message(body: str | bytes) -> Envelope:
@@ -139,35 +165,27 @@ def _arn_parts(arn: str) -> tuple[str, str, str]:
 
 
 class EventBridgeBackend(EventBusBackend):
+    """``put_events`` to the bus; Scheduler for schedules; SQS for redelivery."""
+
     def __init__(
         self,
         *,
         bus_name: str = "shop",
+        queue_prefix: str = "shop",
+        schedule_group: str = "shop",
         region: str = "",
         account: str = "",
         scheduler_role_arn: str = "",
-        schedule_group: str = "shop",
         max_request_bytes: int = 1024 * 1024,
-        queue_prefix: str = "shop",
         put_events_attempts: int = 3,
         put_events_backoff_seconds: float = 0.1,
-        **options: Any,
     ) -> None:
-        super().__init__(
-            bus_name=bus_name,
-            region=region,
-            account=account,
-            scheduler_role_arn=scheduler_role_arn,
-            schedule_group=schedule_group,
-            max_request_bytes=max_request_bytes,
-            queue_prefix=queue_prefix,
-            **options,
-        )
         self.names = ResourceNames(
             bus_name=bus_name, queue_prefix=queue_prefix, schedule_group=schedule_group
         )
-        self.bus_name = bus_name
-        self.schedule_group = schedule_group
+        # "" or "local": let boto3 take the region from the environment and profile.
+        self.region = region if region not in ("", LOCAL_REGION) else None
+        self.account = account
         self.max_request_bytes = int(max_request_bytes)
         self.put_events_attempts = max(1, int(put_events_attempts))
         self.put_events_backoff_seconds = float(put_events_backoff_seconds)
@@ -176,14 +194,35 @@ class EventBridgeBackend(EventBusBackend):
         self._queue_urls: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    @property
+    def bus_name(self) -> str:
+        return self.names.bus_name
+
+    @property
+    def schedule_group(self) -> str:
+        return self.names.schedule_group
+
+    @property
+    def origin(self) -> tuple[str, str]:
+        return self.account or LOCAL_ACCOUNT, self.region or LOCAL_REGION
+
+    def client(self, service: str) -> Any:
+        """The process's boto3 client for ``service`` in this bus's region."""
+        # The same call as everyone else's for the default region: one cached client.
+        return clients.client(service, self.region) if self.region else clients.client(service)
+
     # --- publishing -------------------------------------------------------------------------
+
+    def entry(self, envelope: Envelope) -> dict[str, Any]:
+        """The PutEvents entry of ``envelope`` on this bus."""
+        return put_events_entry(envelope, bus_name=self.bus_name)
 
     def publish(self, envelopes: Sequence[Envelope]) -> list[PublishResult]:
         results: list[PublishResult | None] = [None] * len(envelopes)
-        sendable: list[tuple[int, dict[str, Any], int]] = []
+        sendable: list[_Entry] = []
         for index, envelope in enumerate(envelopes):
-            entry = put_events_entry(envelope, bus_name=self.bus_name)
-            size = entry_size(entry)
+            body = self.entry(envelope)
+            size = entry_size(body)
             if size > self.max_request_bytes:
                 results[index] = PublishResult.reject(
                     f"EntryTooLarge: the event is {size} bytes as EventBridge counts it, over "
@@ -191,71 +230,65 @@ class EventBridgeBackend(EventBusBackend):
                     "be published"
                 )
             else:
-                sendable.append((index, entry, size))
+                sendable.append(_Entry(index, body, size))
         batches = list(self._batches(sendable))
         for number, batch in enumerate(batches):
             unreachable = self._send_batch(batch, results)
             if unreachable:
                 # The bus is down or refuses us: do not wait out a timeout per batch.
                 for later in batches[number + 1 :]:
-                    for index, _entry, _size in later:
-                        results[index] = PublishResult.retry(unreachable)
+                    for entry in later:
+                        results[entry.index] = PublishResult.retry(unreachable)
                 break
         return [result or PublishResult.retry("not sent") for result in results]
 
-    def _batches(
-        self, sendable: list[tuple[int, dict[str, Any], int]]
-    ) -> Iterator[list[tuple[int, dict[str, Any], int]]]:
+    def _batches(self, sendable: list[_Entry]) -> Iterator[list[_Entry]]:
         """Consecutive groups of at most 10 entries whose sizes fit one request."""
-        batch: list[tuple[int, dict[str, Any], int]] = []
+        batch: list[_Entry] = []
         batch_bytes = 0
-        for item in sendable:
+        for entry in sendable:
             if batch and (
-                len(batch) == MAX_ENTRIES_PER_CALL or batch_bytes + item[2] > self.max_request_bytes
+                len(batch) == MAX_ENTRIES_PER_CALL
+                or batch_bytes + entry.size > self.max_request_bytes
             ):
                 yield batch
                 batch, batch_bytes = [], 0
-            batch.append(item)
-            batch_bytes += item[2]
+            batch.append(entry)
+            batch_bytes += entry.size
         if batch:
             yield batch
 
-    def _send_batch(
-        self,
-        batch: list[tuple[int, dict[str, Any], int]],
-        results: list[PublishResult | None],
-    ) -> str:
+    def _send_batch(self, batch: list[_Entry], results: list[PublishResult | None]) -> str:
         """Send one batch, resending only its retryable failures; fills ``results``.
 
         Returns an error message when the call itself failed (bus unreachable), else ''.
         """
-        events = aws.client("events")
+        events = self.client("events")
         pending = batch
         last_errors: dict[int, str] = {}
         for attempt in range(1, self.put_events_attempts + 1):
             try:
-                response = events.put_events(Entries=[entry for _index, entry, _size in pending])
+                response = events.put_events(Entries=[entry.body for entry in pending])
             except (ClientError, BotoCoreError) as error:
                 # botocore already retried the call (standard mode); the rows wait in the
                 # outbox for the relay's next attempt.
                 message = f"PutEvents failed: {type(error).__name__}: {error}"
                 logger.warning("%s", message)
-                for index, _entry, _size in pending:
-                    results[index] = PublishResult.retry(message)
+                for entry in pending:
+                    results[entry.index] = PublishResult.retry(message)
                 return message
-            retry_next: list[tuple[int, dict[str, Any], int]] = []
-            for item, outcome in zip(pending, response["Entries"], strict=True):
-                index = item[0]
+            retry_next: list[_Entry] = []
+            for entry, outcome in zip(pending, response["Entries"], strict=True):
                 code = outcome.get("ErrorCode")
                 if not code:
-                    results[index] = PublishResult.success()
+                    results[entry.index] = PublishResult.success()
                     continue
                 message = f"{code}: {outcome.get('ErrorMessage', '')}".rstrip(": ")
                 if code in RETRYABLE_ENTRY_ERRORS:
-                    last_errors[index] = message
-                    retry_next.append(item)
+                    last_errors[entry.index] = message
+                    retry_next.append(entry)
                 else:
-                    results[index] = PublishResult.reject(
+                    results[entry.index] = PublishResult.reject(
                         f"EventBridge rejected the event: {message}"
                     )
             if not retry_next:
@@ -263,9 +296,9 @@ class EventBridgeBackend(EventBusBackend):
             pending = retry_next
             if attempt < self.put_events_attempts:
                 time.sleep(self._backoff(attempt))
-        for index, _entry, _size in pending:
-            results[index] = PublishResult.retry(
-                f"{last_errors[index]} (after {self.put_events_attempts} attempts)"
+        for entry in pending:
+            results[entry.index] = PublishResult.retry(
+                f"{last_errors[entry.index]} (after {self.put_events_attempts} attempts)"
             )
         return ""
 
@@ -278,7 +311,7 @@ class EventBridgeBackend(EventBusBackend):
 
     def schedule(self, envelope: Envelope, *, at: datetime, key: str) -> str:
         """Create (or fully update) the one-time Scheduler schedule ``key`` for ``envelope``."""
-        scheduler = aws.client("scheduler")
+        scheduler = self.client("scheduler")
         definition = self.schedule_definition(envelope, at=at, key=key)
         # The same event id gives the same token: a retried create is not a second schedule.
         token = envelope.id
@@ -296,8 +329,6 @@ class EventBridgeBackend(EventBusBackend):
 
     def schedule_definition(self, envelope: Envelope, *, at: datetime, key: str) -> dict[str, Any]:
         """The full definition of schedule ``key`` (what create and update both send)."""
-        bus_arn = self.bus_arn()
-        detail = json.loads(put_events_entry(envelope, bus_name=self.bus_name)["Detail"])
         return {
             "Name": key,
             "GroupName": self.schedule_group,
@@ -308,9 +339,10 @@ class EventBridgeBackend(EventBusBackend):
             "State": "ENABLED",
             "ActionAfterCompletion": "DELETE",
             "Target": {
-                "Arn": bus_arn,
+                "Arn": self.bus_arn(),
                 "RoleArn": self.scheduler_role_arn(),
-                "Input": _compact_json(detail),
+                # Scheduler's target input is the event's detail: the same as PutEvents'.
+                "Input": self.entry(envelope)["Detail"],
                 "EventBridgeParameters": {
                     "DetailType": envelope.detail_type,
                     "Source": envelope.source,
@@ -322,7 +354,7 @@ class EventBridgeBackend(EventBusBackend):
 
     def cancel_schedule(self, key: str) -> None:
         try:
-            aws.client("scheduler").delete_schedule(Name=key, GroupName=self.schedule_group)
+            self.client("scheduler").delete_schedule(Name=key, GroupName=self.schedule_group)
         except ClientError as error:
             if error_code(error) != "ResourceNotFoundException":
                 raise
@@ -332,19 +364,19 @@ class EventBridgeBackend(EventBusBackend):
 
     def redeliver(self, subscription_name: str, envelope: Envelope) -> None:
         """Put ``envelope`` on the subscription's queue again (dead-letter replay)."""
-        aws.client("sqs").send_message(
+        self.client("sqs").send_message(
             QueueUrl=self.queue_url(subscription_name), MessageBody=envelope.to_json()
         )
 
     def check(self) -> None:
-        aws.client("events").describe_event_bus(Name=self.bus_name)
+        self.client("events").describe_event_bus(Name=self.bus_name)
 
     # --- resource addresses -----------------------------------------------------------------
 
     def bus_arn(self) -> str:
         """The bus ARN, asked once: it also tells the account, region and partition."""
         if self._bus_arn is None:
-            arn = aws.client("events").describe_event_bus(Name=self.bus_name)["Arn"]
+            arn = self.client("events").describe_event_bus(Name=self.bus_name)["Arn"]
             with self._lock:
                 self._bus_arn = arn
         return self._bus_arn
@@ -364,7 +396,18 @@ class EventBridgeBackend(EventBusBackend):
         url = self._queue_urls.get(subscription_name)
         if url is None:
             name = self.names.queue(subscription_name)
-            url = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+            url = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
             with self._lock:
                 self._queue_urls[subscription_name] = url
         return url
+
+
+def eventbridge_backend() -> EventBridgeBackend:
+    """The configured backend, which the AWS tools (provisioning, the SQS consumer, the
+    development schedule firer) need to be the EventBridge one."""
+    backend = get_backend()
+    if not isinstance(backend, EventBridgeBackend):
+        raise ImproperlyConfigured(
+            f"this needs EVENT_BUS_BACKEND=eventbridge; the bus is {backend.label}"
+        )
+    return backend

@@ -1,7 +1,7 @@
-"""boto3 clients for the EventBridge backend: built on first use, one per service and process.
+"""boto3 clients of the AWS code: built on first use, one per service and region and process.
 
 Endpoint and credentials come from the standard AWS chain (``AWS_ENDPOINT_URL`` points at
-moto locally); the region from ``EVENT_BUS["OPTIONS"]["region"]`` or the same chain.
+moto locally); the region from the EventBridge backend, which owns it, or the same chain.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
@@ -22,12 +19,6 @@ READ_TIMEOUT_SECONDS = 10
 SQS_READ_TIMEOUT_SECONDS = 30
 # Threads of one process share a client; keep enough pooled connections for them.
 MAX_POOL_CONNECTIONS = 20
-
-
-def configured_region() -> str | None:
-    """The bus's region, or None to let boto3 take it from the environment and profile."""
-    region = settings.EVENT_BUS.get("OPTIONS", {}).get("region") or ""
-    return None if region in ("", "local") else region
 
 
 @cache
@@ -40,12 +31,13 @@ _creating = threading.Lock()
 
 
 @cache
-def client(service: str) -> Any:
+def client(service: str, region: str | None = None) -> Any:
     """A boto3 client for ``service`` with timeouts and the standard retry mode.
 
     boto3 clients are thread-safe, so one per process is enough; building one costs
     milliseconds (it loads the service model), which is why it is cached. A session is
-    not thread-safe, so clients are created under a lock.
+    not thread-safe, so clients are created under a lock. ``region`` None lets boto3 take
+    it from the environment and profile.
     """
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -54,16 +46,15 @@ def client(service: str) -> Any:
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
     with _creating:
-        return _session().client(service, region_name=configured_region(), config=config)
+        return _session().client(service, region_name=region, config=config)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of ``region`` ("aws", "aws-cn", "aws-us-gov", ...)."""
+    return _session().get_partition_for_region(region)
 
 
 def reset() -> None:
     """Forget every client and the session (the environment changed: tests, reconfiguring)."""
     client.cache_clear()
     _session.cache_clear()
-
-
-@receiver(setting_changed)
-def _forget_clients(*, setting: str, **kwargs: object) -> None:
-    if setting == "EVENT_BUS":
-        client.cache_clear()  # the region may have changed; the session does not depend on it

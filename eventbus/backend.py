@@ -1,4 +1,10 @@
-"""The interface every bus backend implements, and the local (database) scheduler."""
+"""The interface every bus backend implements, and the one configured backend of a process.
+
+``EVENT_BUS["BACKEND"]`` names the class by dotted path and ``EVENT_BUS["OPTIONS"]`` are its
+constructor's keyword arguments, as with Django's ``CACHES``: each backend owns its options,
+and nothing else reads them. The base class also keeps local schedules as database rows,
+which serves every backend without a scheduler of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from eventbus.envelope import Envelope
+from eventbus.models import ScheduledEvent
+
+# Account and region of envelopes that no cloud stamped (EventBridge's own placeholders).
+LOCAL_ACCOUNT = "000000000000"
+LOCAL_REGION = "local"
 
 
 @dataclass(frozen=True)
@@ -35,9 +51,6 @@ class PublishResult:
 class EventBusBackend(ABC):
     """Carries envelopes from the outbox relay to the subscriptions' handlers."""
 
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
     @abstractmethod
     def publish(self, envelopes: Sequence[Envelope]) -> list[PublishResult]:
         """Hand ``envelopes`` to the bus; one result per envelope, in order. Never raises
@@ -45,15 +58,11 @@ class EventBusBackend(ABC):
 
     def redeliver(self, subscription_name: str, envelope: Envelope) -> None:
         """Deliver ``envelope`` to one subscription again (dead-letter replay)."""
-        from eventbus.delivery import dispatch
-
-        dispatch(subscription_name, envelope)
+        raise NotImplementedError(f"{self.label} cannot redeliver to one subscription")
 
     def schedule(self, envelope: Envelope, *, at: datetime, key: str) -> str:
         """Publish ``envelope`` at ``at``; the same ``key`` replaces an earlier schedule.
         Returns the backend's name for the schedule."""
-        from eventbus.models import ScheduledEvent
-
         ScheduledEvent.objects.update_or_create(
             key=key, defaults={"due_at": at, "envelope": envelope.to_dict()}
         )
@@ -61,13 +70,30 @@ class EventBusBackend(ABC):
 
     def cancel_schedule(self, key: str) -> None:
         """Forget schedule ``key``; an unknown key is already cancelled."""
-        from eventbus.models import ScheduledEvent
-
         ScheduledEvent.objects.filter(key=key).delete()
 
     def check(self) -> None:  # noqa: B027 - optional: a local bus has nothing to reach
         """Raise when the bus cannot be reached (used by ``/healthz``)."""
 
     @property
+    def origin(self) -> tuple[str, str]:
+        """(account, region) stamped on the envelopes this process publishes."""
+        return LOCAL_ACCOUNT, LOCAL_REGION
+
+    @property
     def label(self) -> str:
         return type(self).__name__
+
+
+@cache
+def get_backend() -> EventBusBackend:
+    """The configured backend, built on first use and kept for the process."""
+    config = settings.EVENT_BUS
+    backend_class = import_string(config["BACKEND"])
+    return backend_class(**config.get("OPTIONS", {}))
+
+
+@receiver(setting_changed)
+def _forget_backend(*, setting: str, **kwargs: object) -> None:
+    if setting == "EVENT_BUS":
+        get_backend.cache_clear()

@@ -1,4 +1,5 @@
-"""API-wide error shape: every 4xx body is JSON with field errors, never an HTML page."""
+"""API-wide plumbing: every 4xx body is JSON with field errors, never an HTML page, and
+request bodies are capped before they are parsed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -20,8 +21,14 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, taught two Django exceptions: a service's ``ValidationError`` is a 400
+    with its field errors (the one place they are translated), a big body a 413."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, ValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
     return drf_exception_handler(exc, context)
 
 

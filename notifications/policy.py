@@ -1,0 +1,98 @@
+"""The reminder policy: keeps one pending reminder per abandoned cart, due a while after the
+cart's last change, and cancels it when the cart no longer qualifies."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from cart.events import CartCheckedOut, CartContactChanged, CartItemQuantityChanged, ItemAddedToCart
+from cart.selectors import cart_has_lines, cart_lock
+from eventbus.envelope import Envelope
+from eventbus.events import DomainEvent
+from notifications.eligibility import reminder_refusal
+from notifications.models import Reminder
+from notifications.reminders import reminder_mark_cancelled, reminder_schedule, to_the_second
+from notifications.selectors import reminder_delays, reminder_schedule_key
+
+logger = logging.getLogger(__name__)
+
+
+def _cart_known_empty(*, cart: Any, event: DomainEvent) -> bool:
+    """Whether the projection shows the cart empty as of ``event``.
+
+    The policy and the projection are separate subscriptions and run in any order, so the
+    lines only count once the projection has caught up with this event (a contact change
+    leaves lines alone: the events before it are enough). When it has not, the reminder
+    stays and the mailer looks again at send time.
+    """
+    if isinstance(event, ItemAddedToCart | CartItemQuantityChanged):
+        return False
+    known_from = event.sequence - 1 if isinstance(event, CartContactChanged) else event.sequence
+    return cart.applied_sequence >= known_from and not cart_has_lines(cart=cart)
+
+
+def _recovery_record(*, cart: Any, order_id: str, at: datetime) -> None:
+    """An order after the shopper followed a reminder's link counts as recovered."""
+    clicked = (
+        Reminder.objects.filter(cart=cart, clicked_at__isnull=False, recovered_at__isnull=True)
+        .order_by("-clicked_at")
+        .first()
+    )
+    if clicked is not None:
+        clicked.recovered_at = at
+        clicked.recovered_order_id = order_id
+        clicked.save(update_fields=["recovered_at", "recovered_order_id", "updated_at"])
+        logger.info("cart %s recovered by reminder %s (order %s)", cart.pk, clicked.pk, order_id)
+
+
+@transaction.atomic
+def reminder_policy_apply(*, event: DomainEvent, envelope: Envelope) -> Reminder | None:
+    """Keep one pending reminder per abandoned cart, due after the cart's last change.
+
+    Decisions rest on the cart row's command side (status, email, consent, sequence), which
+    is current, and on the event's sequence: an event older than the reminder's is ignored,
+    since events may arrive out of order. Returns the pending reminder, if any.
+    """
+    cart = cart_lock(cart_id=event.cart_id)
+    if cart is None:
+        logger.warning("reminder policy: unknown cart %s", event.cart_id)
+        return None
+    latest = Reminder.objects.filter(cart=cart).order_by("-activity_sequence", "-pk").first()
+    if latest is not None and event.sequence <= latest.activity_sequence:
+        logger.info(
+            "cart %s: event %d is not newer than reminder %s (%d); ignored",
+            cart.pk,
+            event.sequence,
+            latest.pk,
+            latest.activity_sequence,
+        )
+        return None
+    pending = Reminder.objects.select_for_update().filter(cart=cart, status="pending").first()
+    if isinstance(event, CartCheckedOut):
+        _recovery_record(cart=cart, order_id=event.order_id, at=envelope.time)
+        reason = "checked out"
+    else:
+        reason = reminder_refusal(
+            cart=cart, empty=_cart_known_empty(cart=cart, event=event), scheduled=False
+        )
+    if reason:
+        if pending is not None:
+            reminder_mark_cancelled(pending, reason=reason, sequence=event.sequence)
+        return None
+    if pending is None:
+        pending = Reminder(cart=cart, schedule_key=reminder_schedule_key(cart_id=cart.pk))
+    # Every change starts the series again: step 1, due after the first delay.
+    pending.email = cart.contact_email
+    pending.step = 1
+    pending.activity_sequence = event.sequence
+    pending.activity_at = envelope.time
+    pending.due_at = to_the_second(envelope.time + reminder_delays()[0])
+    pending.reason = ""
+    pending.save()
+    reminder_schedule(pending)
+    logger.info("reminder %s for cart %s due at %s", pending.pk, cart.pk, pending.due_at)
+    return pending

@@ -1,0 +1,10 @@
+"""Every model change has its migration (a forgotten one fails here, not in production)."""
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_no_model_change_lacks_a_migration():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

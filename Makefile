@@ -39,8 +39,16 @@ install-dev: $(VENV)/.installed-dev
 # prefers the pins already in the output file). The dev lock is constrained to the runtime
 # lock's versions, so tests run on exactly what production runs. uv comes from the dev lock.
 lock: install-dev
-	$(UV_COMPILE) -o $(RUNTIME_LOCK)
-	$(UV_COMPILE) --group dev --constraint $(RUNTIME_LOCK) -o $(DEV_LOCK)
+	$(call compile-lock,$(RUNTIME_LOCK),)
+	$(call compile-lock,$(DEV_LOCK),--group dev --constraint $(RUNTIME_LOCK))
+
+# $(call compile-lock,LOCK,UV-ARGUMENTS): the new lock replaces LOCK only if it differs, so
+# an unchanged lock keeps its date and the stamps above do not reinstall.
+define compile-lock
+	cp $(1) $(1).new
+	$(UV_COMPILE) $(2) -o $(1).new || { rm -f $(1).new; exit 1; }
+	if cmp -s $(1).new $(1); then rm $(1).new; else mv $(1).new $(1); fi
+endef
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium).
 browser:

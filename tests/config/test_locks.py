@@ -10,58 +10,16 @@ installed version differs from the lock.
 from __future__ import annotations
 
 import importlib.metadata
-import re
 import tomllib
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from packaging.markers import Marker, default_environment
+from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[2]
-RUNTIME_LOCK = ROOT / "requirements.txt"
-DEV_LOCK = ROOT / "requirements-dev.txt"
+from tests.lockfiles import DEV_LOCK, ROOT, RUNTIME_LOCK, Pin, read_lock
+
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
-
-
-@dataclass(frozen=True)
-class Pin:
-    name: NormalizedName
-    version: str
-    marker: Marker | None
-    hashes: frozenset[str]
-
-    def applies(self, environment: dict[str, str]) -> bool:
-        return self.marker is None or self.marker.evaluate(environment)
-
-
-def read_lock(path: Path) -> list[Pin]:
-    """The entries of a `uv pip compile` / `pip-compile` output: ``name==version ; marker``
-    followed by its ``--hash`` options, continued with backslashes."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    pins = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        requirement_text = line.split(" --hash=", 1)[0].strip()
-        requirement = Requirement(requirement_text)
-        specifiers = list(requirement.specifier)
-        assert len(specifiers) == 1 and specifiers[0].operator == "==", (
-            f"{path.name}: {requirement_text!r} is not an exact pin"
-        )
-        pins.append(
-            Pin(
-                name=canonicalize_name(requirement.name),
-                version=specifiers[0].version,
-                marker=requirement.marker,
-                hashes=frozenset(HASH.findall(line)),
-            )
-        )
-    return pins
 
 
 def environments() -> list[dict[str, str]]:

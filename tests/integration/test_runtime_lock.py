@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.db import transaction
+from packaging.markers import default_environment
+from packaging.utils import canonicalize_name
 
 from eventbus.models import OutboxEvent
 from eventbus.outbox import publish
@@ -29,6 +31,7 @@ from tests.eventbus.sample_events import ParcelShipped
 from tests.integration.conftest import ROOT, database_url, wait_until
 from tests.integration.fresh_venv import clean_environment, fresh_venv, requirements_under_test
 from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, REGION, SCHEDULE_GROUP
+from tests.lockfiles import read_lock
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -152,6 +155,34 @@ def wait_for_cart_lines(shopper: requests.Session, base: str, process: Process) 
         pytest.fail(process.failure("the projection never applied the add"))
 
 
+def test_the_fresh_venv_holds_exactly_the_runtime_lock(runtime_venv):
+    """No dev package to lend a missing import, and nothing the lock does not name."""
+    freeze = subprocess.run(
+        [
+            str(runtime_venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "freeze",
+            "--disable-pip-version-check",
+        ],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {}
+    for line in freeze.splitlines():
+        name, _, version = line.partition("==")
+        installed[canonicalize_name(name)] = version
+    locked = {
+        pin.name: pin.version
+        for pin in read_lock(requirements_under_test())
+        if pin.applies(default_environment())
+    }
+    assert installed == locked
+    assert "pytest" not in installed
+
+
 def test_make_run_serves_from_the_runtime_lock_with_its_worker_and_beat_on_redis(
     runtime_venv, processes, require_postgres, require_redis, settings, tmp_path
 ):
@@ -247,7 +278,9 @@ def test_the_aws_processes_run_from_the_runtime_lock_against_moto(
     # The release step and the deploy pipeline's provisioning (docs/aws.md).
     run_command([python, "manage.py", "migrate", "--noinput", "-v0"], env=env)
     run_command([python, "manage.py", "seed_catalog"], env=env)
-    provisioned = run_command([python, "manage.py", "provision_eventbridge"], env=env)
+    provisioned = run_command(
+        [python, "manage.py", "provision_eventbridge", "--create-role"], env=env
+    )
     assert f"{QUEUE_PREFIX}-cart-projection" in provisioned
 
     web = processes(

@@ -4,22 +4,51 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev browser lint format bench run-aws clean
+.PHONY: run test install install-dev lock browser lint format bench run-aws clean
 
+# pyproject.toml declares the dependencies; `make lock` compiles them into the two lock
+# files with uv (README: "Dependencies"). Both locks pin every package with PyPI's hashes.
+RUNTIME_LOCK := requirements.txt
+DEV_LOCK := requirements-dev.txt
+# Where the locks' versions and hashes come from: PyPI itself, not whatever mirror or
+# find-links this machine's pip or uv is configured with.
+LOCK_INDEX ?= https://pypi.org/simple
+# e.g. `make lock LOCK_FLAGS=--upgrade` or `LOCK_FLAGS="--upgrade-package django"`
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --generate-hashes \
+	--default-index $(LOCK_INDEX) --custom-compile-command "make lock" $(LOCK_FLAGS)
+
+# The venv's own pip installs the locks: no unlocked download (not even a newer pip).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# The stamps keep an unchanged lock from reinstalling. The dev lock holds the runtime
+# lock's packages at the same versions, so installing it satisfies both stamps.
+$(VENV)/.installed: $(RUNTIME_LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(RUNTIME_LOCK)
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: $(RUNTIME_LOCK) $(DEV_LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# Re-resolve pyproject.toml into the locks, keeping every version that still fits (uv
+# prefers the pins already in the output file). The dev lock is constrained to the runtime
+# lock's versions, so tests run on exactly what production runs. uv comes from the dev lock.
+lock: install-dev
+	$(call compile-lock,$(RUNTIME_LOCK),)
+	$(call compile-lock,$(DEV_LOCK),--group dev --constraint $(RUNTIME_LOCK))
+
+# $(call compile-lock,LOCK,UV-ARGUMENTS): the new lock replaces LOCK only if it differs, so
+# an unchanged lock keeps its date and the stamps above do not reinstall.
+define compile-lock
+	cp $(1) $(1).new
+	$(UV_COMPILE) $(2) -o $(1).new || { rm -f $(1).new; exit 1; }
+	if cmp -s $(1).new $(1); then rm $(1).new; else mv $(1).new $(1); fi
+endef
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium).
 browser:

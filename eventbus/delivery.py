@@ -23,6 +23,7 @@ from eventbus.envelope import Envelope, MalformedEnvelope
 from eventbus.events import DomainEvent
 from eventbus.models import DeadLetter, ProcessedEvent
 from eventbus.subscriptions import Subscription, get_subscription
+from eventbus.versioning import envelope_as_read_by
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def dispatch(subscription_name: str, envelope: Envelope | dict[str, Any]) -> boo
     if not isinstance(envelope, Envelope):
         envelope = Envelope.from_dict(envelope)
     subscription = get_subscription(subscription_name)
+    envelope = envelope_as_read_by(subscription.versions, envelope)
     event = from_envelope(envelope)
     with request_id_context(envelope.correlation_id):
         if not subscription.atomic:

@@ -13,7 +13,11 @@ from eventbus.subscriptions import Handler, Subscription, get_subscription, subs
 
 @contextmanager
 def temporary_subscription(
-    *, name: str, pattern: dict[str, Any], handler: Handler | None = None
+    *,
+    name: str,
+    pattern: dict[str, Any],
+    handler: Handler | None = None,
+    versions: dict[str, int] | None = None,
 ) -> Iterator[Subscription]:
     """Register ``handler`` (by default one that records its calls) as subscription ``name``
     for the duration of the block, then remove it.
@@ -21,7 +25,7 @@ def temporary_subscription(
     The default handler keeps ``(event, envelope)`` pairs in ``subscription.handler.calls``.
     """
     chosen = handler or RecordingHandler()
-    subscribe(name=name, pattern=pattern)(chosen)
+    subscribe(name=name, pattern=pattern, versions=versions)(chosen)
     try:
         yield get_subscription(name)
     finally:

@@ -46,6 +46,7 @@ class EventType:
                 "type": ["string", "null"],
                 "maxLength": 128,
                 "description": "The id of the request that caused the event, for tracing.",
+                "examples": ["5b0f6c1e-8d2a-4f3b-9c7e-1a2b3c4d5e6f"],
             },
             VERSION_FIELD: {
                 "type": "integer",

@@ -131,8 +131,8 @@ def build_asyncapi(
             "description": (
                 "The domain events on the shop's event bus: every type and version with "
                 "the JSON Schema of its whole EventBridge envelope, who publishes it and "
-                "who subscribes. Generated from the code by `manage.py export_asyncapi`; "
-                "the committed copy is the compatibility contract (`manage.py check`)."
+                "who subscribes. Generated from the code by manage.py export_asyncapi; "
+                "the committed copy is the compatibility contract (manage.py check)."
             ),
         },
         "defaultContentType": "application/json",

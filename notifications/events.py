@@ -88,8 +88,8 @@ class CartReminderSentV1(DomainEvent):
 class CartReminderSent(DomainEvent):
     """A reminder went out: on which channel, with which message id, and when.
 
-    Version 2 names the channel, so reminders by other channels can follow, and carries
-    the moment of sending: ``message_id`` became ``channel_message_id``.
+    Version 2 names the channel, so that reminders by other channels can follow, and
+    carries the moment of sending; version 1's message_id became channel_message_id.
     """
 
     source = "shop.notifications"

@@ -237,9 +237,11 @@ def test_export_writes_the_file_and_check_notices_when_it_is_stale(tmp_path):
     assert target.read_text() == to_json(asyncapi_document())
     assert "is up to date" in run("export_asyncapi", "--output", str(target), "--check")
 
-    with temporary_subscription(name="catalog-new-consumer", pattern=REMINDERS):
-        with pytest.raises(CommandError, match="out of date") as raised:
-            run("export_asyncapi", "--output", str(target), "--check")
+    with (
+        temporary_subscription(name="catalog-new-consumer", pattern=REMINDERS),
+        pytest.raises(CommandError, match="out of date") as raised,
+    ):
+        run("export_asyncapi", "--output", str(target), "--check")
     assert "subscription catalog-new-consumer: new" in str(raised.value)
 
 
@@ -254,9 +256,11 @@ def test_export_refuses_to_overwrite_the_contract_with_a_breaking_change(tmp_pat
     narrower = copy.deepcopy(CartReminderSentV1.schema)
     del narrower["properties"]["message_id"]
     narrower["required"].remove("message_id")
-    with replaced_schema(CartReminderSentV1, narrower):
-        with pytest.raises(CommandError, match="not backward compatible") as raised:
-            run("export_asyncapi", "--output", str(target))
+    with (
+        replaced_schema(CartReminderSentV1, narrower),
+        pytest.raises(CommandError, match="not backward compatible") as raised,
+    ):
+        run("export_asyncapi", "--output", str(target))
         assert "CartReminderSent v1: detail.message_id: field removed" in str(raised.value)
         assert target.read_text() == before
         run("export_asyncapi", "--output", str(target), "--allow-breaking")

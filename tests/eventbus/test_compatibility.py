@@ -184,9 +184,11 @@ def test_removing_a_required_field_fails_check_naming_event_and_field():
         del schema["properties"]["sku"]
         schema["required"].remove("sku")
 
-    with replaced_schema(ItemAddedToCart, edited(ItemAddedToCart, remove_sku)):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+    with (
+        replaced_schema(ItemAddedToCart, edited(ItemAddedToCart, remove_sku)),
+        pytest.raises(SystemCheckError) as raised,
+    ):
+        check_output()
     message = str(raised.value)
     assert "eventbus.E001" in message
     assert "ItemAddedToCart v1: detail.sku: field removed or renamed" in message
@@ -196,9 +198,11 @@ def test_changing_a_type_fails_check_naming_event_and_field():
     def quantity_as_text(schema):
         schema["properties"]["quantity"] = {"type": "string"}
 
-    with replaced_schema(ItemAddedToCart, edited(ItemAddedToCart, quantity_as_text)):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+    with (
+        replaced_schema(ItemAddedToCart, edited(ItemAddedToCart, quantity_as_text)),
+        pytest.raises(SystemCheckError) as raised,
+    ):
+        check_output()
     assert "ItemAddedToCart v1: detail.quantity: type changed from integer to string" in str(
         raised.value
     )
@@ -209,9 +213,11 @@ def test_adding_a_required_field_fails_check_naming_event_and_field():
         schema["properties"]["gift_wrap"] = {"type": "boolean"}
         schema["required"].append("gift_wrap")
 
-    with replaced_schema(ItemAddedToCart, edited(ItemAddedToCart, add_gift_wrap)):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+    with (
+        replaced_schema(ItemAddedToCart, edited(ItemAddedToCart, add_gift_wrap)),
+        pytest.raises(SystemCheckError) as raised,
+    ):
+        check_output()
     assert "ItemAddedToCart v1: detail.gift_wrap: new required field without a default" in str(
         raised.value
     )
@@ -222,9 +228,11 @@ def test_narrowing_an_enum_and_tightening_a_limit_fail_check():
         schema["properties"]["channel"] = {**schema["properties"]["channel"], "enum": ["sms"]}
         schema["properties"]["channel_message_id"]["maxLength"] = 64
 
-    with replaced_schema(CartReminderSent, edited(CartReminderSent, sms_only)):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+    with (
+        replaced_schema(CartReminderSent, edited(CartReminderSent, sms_only)),
+        pytest.raises(SystemCheckError) as raised,
+    ):
+        check_output()
     message = str(raised.value)
     assert 'CartReminderSent v2: detail.channel: enum narrowed: ["email"] no longer allowed' in (
         message
@@ -252,9 +260,11 @@ def test_each_version_is_its_own_message():
         del schema["properties"]["message_id"]
         schema["required"].remove("message_id")
 
-    with replaced_schema(CartReminderSentV1, edited(CartReminderSentV1, drop_message_id)):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+    with (
+        replaced_schema(CartReminderSentV1, edited(CartReminderSentV1, drop_message_id)),
+        pytest.raises(SystemCheckError) as raised,
+    ):
+        check_output()
     message = str(raised.value)
     assert "CartReminderSent v1: detail.message_id: field removed" in message
     assert "CartReminderSent v2" not in message
@@ -295,11 +305,11 @@ def test_a_version_without_its_upcaster_fails_check(cart_reminder_sent_v3):
 
 def test_pinning_a_version_that_does_not_exist_fails_check():
     pattern = {"detail-type": ["CartReminderSent"]}
-    with temporary_subscription(
-        name="check-pin", pattern=pattern, versions={"CartReminderSent": 7}
+    with (
+        temporary_subscription(name="check-pin", pattern=pattern, versions={"CartReminderSent": 7}),
+        pytest.raises(SystemCheckError) as raised,
     ):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+        check_output()
     assert "subscription check-pin pins CartReminderSent v7" in str(raised.value)
 
 
@@ -311,9 +321,11 @@ def test_a_subscription_silently_moved_to_a_newer_version_fails_check(tmp_path, 
     with temporary_subscription(name="crm", pattern=pattern, versions={"CartReminderSent": 1}):
         committed.write_text(to_json(asyncapi_document()))
     settings.EVENT_CATALOG = {**settings.EVENT_CATALOG, "PATH": committed}
-    with temporary_subscription(name="crm", pattern=pattern):
-        with pytest.raises(SystemCheckError) as raised:
-            check_output()
+    with (
+        temporary_subscription(name="crm", pattern=pattern),
+        pytest.raises(SystemCheckError) as raised,
+    ):
+        check_output()
     assert "subscription crm: was written for CartReminderSent v1 and would now get v2" in str(
         raised.value
     )

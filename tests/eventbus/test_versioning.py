@@ -178,7 +178,7 @@ def test_an_unknown_version_is_poison_and_becomes_a_dead_letter():
     ):
         dispatch("crm-v2", envelope)
     for bad in ("2", True, 0):
-        with pytest.raises(MalformedEnvelope, match="detail.version must be an integer"):
+        with pytest.raises(MalformedEnvelope, match=r"detail\.version must be an integer"):
             versioning.detail_version({"version": bad})
 
 

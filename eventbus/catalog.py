@@ -61,7 +61,7 @@ def asyncapi_document() -> dict[str, Any]:
     """The catalog of the events and subscriptions registered in this process."""
     options = _catalog_settings()
     return build_asyncapi(
-        event_types=list(event_types(all_versions=True)),
+        declared=list(event_types(all_versions=True)),
         subscriptions=list(all_subscriptions()),
         title=options["TITLE"],
         version=options["VERSION"],
@@ -70,14 +70,14 @@ def asyncapi_document() -> dict[str, Any]:
 
 def build_asyncapi(
     *,
-    event_types: Iterable[EventType],
+    declared: Iterable[EventType],
     subscriptions: Iterable[Subscription],
     title: str,
     version: str,
 ) -> dict[str, Any]:
-    every_version = sorted(
-        event_types, key=lambda item: (item.detail_type, item.source, item.version)
-    )
+    """The AsyncAPI document of ``declared`` (every version of every type) and
+    ``subscriptions``; messages are keyed ``<detail-type>-v<version>``."""
+    every_version = sorted(declared, key=lambda item: (item.detail_type, item.source, item.version))
     keys = [message_key(item) for item in every_version]
     if len(set(keys)) != len(keys):
         clashing = sorted({key for key in keys if keys.count(key) > 1})

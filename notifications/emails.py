@@ -37,7 +37,10 @@ def recover_url(*, reminder: Reminder) -> str:
 
 
 def _unsubscribe_mailto() -> str:
-    address = settings.REMINDER_UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    address = (
+        settings.REMINDER_UNSUBSCRIBE_MAILTO
+        or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    )
     return f"mailto:{address}?subject=unsubscribe"
 
 

@@ -8,28 +8,47 @@ from typing import Any
 from eventbus.events import DomainEvent
 
 _UUID = {"type": "string", "format": "uuid", "minLength": 36, "maxLength": 36}
-_SKU = {"type": "string", "minLength": 1, "maxLength": 32}
-_SEQUENCE = {"type": "integer", "minimum": 1}
-_MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$"}
-_CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+_SKU = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 32,
+    "description": "The product's stock-keeping unit.",
+    "examples": ["COF-001"],
+}
+_SEQUENCE = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "The event's place in its cart's history, from 1, without gaps.",
+}
+_MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["12.50"]}
+_CURRENCY = {
+    "type": "string",
+    "pattern": "^[A-Z]{3}$",
+    "description": "ISO 4217 currency code.",
+    "examples": ["EUR"],
+}
+_QUANTITY = {"type": "integer", "minimum": 1, "examples": [2]}
 
 
 def _schema(properties: dict[str, Any]) -> dict[str, Any]:
+    cart_id = {**_UUID, "description": "The cart (guest or user) the event belongs to."}
     return {
         "type": "object",
-        "properties": {"cart_id": _UUID, "sequence": _SEQUENCE, **properties},
+        "properties": {"cart_id": cart_id, "sequence": _SEQUENCE, **properties},
         "required": ["cart_id", "sequence", *properties],
     }
 
 
 @dataclass(frozen=True, kw_only=True)
 class ItemAddedToCart(DomainEvent):
+    """The add-to-cart API accepted a request: add this many of a product."""
+
     source = "shop.cart"
     schema = _schema(
         {
             "sku": _SKU,
-            "quantity": {"type": "integer", "minimum": 1},
-            "unit_price": _MONEY,
+            "quantity": {**_QUANTITY, "description": "How many to add to the line."},
+            "unit_price": {**_MONEY, "description": "The price of one, as a decimal string."},
             "currency": _CURRENCY,
         }
     )
@@ -44,6 +63,8 @@ class ItemAddedToCart(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CartItemRemoved(DomainEvent):
+    """A line was removed, or its quantity set to 0."""
+
     source = "shop.cart"
     schema = _schema({"sku": _SKU})
 
@@ -57,7 +78,7 @@ class CartItemQuantityChanged(DomainEvent):
     """The shopper set a line's quantity (to 1 or more; 0 is a CartItemRemoved)."""
 
     source = "shop.cart"
-    schema = _schema({"sku": _SKU, "quantity": {"type": "integer", "minimum": 1}})
+    schema = _schema({"sku": _SKU, "quantity": {**_QUANTITY, "description": "The new quantity."}})
 
     cart_id: str
     sequence: int
@@ -67,8 +88,10 @@ class CartItemQuantityChanged(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CartCheckedOut(DomainEvent):
+    """The shopper placed the order; the cart is closed."""
+
     source = "shop.cart"
-    schema = _schema({"order_id": _UUID})
+    schema = _schema({"order_id": {**_UUID, "description": "The order the cart became."}})
 
     cart_id: str
     sequence: int
@@ -82,8 +105,13 @@ class CartContactChanged(DomainEvent):
     source = "shop.cart"
     schema = _schema(
         {
-            "email": {"type": "string", "maxLength": 254},
-            "consent": {"type": "boolean"},
+            "email": {
+                "type": "string",
+                "maxLength": 254,
+                "description": "The address reminders go to.",
+                "examples": ["ann@example.com"],
+            },
+            "consent": {"type": "boolean", "description": "Whether reminders may be sent."},
         }
     )
 

@@ -289,6 +289,13 @@ EVENT_BUS = {
     "RETENTION": parse_duration(env.str("EVENT_RETENTION", default="14d")),
 }
 
+# The committed AsyncAPI catalog of the events: the compatibility contract (eventbus.checks).
+EVENT_CATALOG = {
+    "PATH": BASE_DIR / "docs" / "events" / "asyncapi.json",
+    "TITLE": "Event Shop events",
+    "VERSION": "1.0.0",
+}
+
 # --- Shop and cart --------------------------------------------------------------------------
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
 CART_MAX_QUANTITY = env.int("CART_MAX_QUANTITY", default=10)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("api/", include("shop.api_urls")),
     path("api/", include("cart.api_urls")),
+    path("api/events/", include("eventbus.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),

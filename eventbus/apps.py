@@ -19,6 +19,8 @@ class EventBusConfig(AppConfig):
             lambda: get_backend().check(),
             details=lambda: {"backend": get_backend().label},
         )
+        from eventbus import checks  # noqa: F401  (registers the event catalog's checks)
+
         # Extension hook: EVENTBUS_EXTRA_HANDLER_MODULES="pkg.mod,other.mod" imports extra
         # handler modules in every process (web, relay, Celery worker) without an app of
         # their own. The integration tests use it to give a real worker test-only handlers.

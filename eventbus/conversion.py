@@ -7,7 +7,7 @@ import dataclasses
 from core.request_id import current_request_id
 from eventbus.backend import get_backend
 from eventbus.envelope import Envelope, MalformedEnvelope
-from eventbus.events import DomainEvent, InvalidEvent, get_event_type
+from eventbus.events import VERSION_FIELD, DomainEvent, InvalidEvent, get_event_type
 
 
 def to_envelope(event: DomainEvent) -> Envelope:
@@ -27,9 +27,12 @@ def to_envelope(event: DomainEvent) -> Envelope:
 
 
 def from_envelope(envelope: Envelope) -> DomainEvent:
-    """Parse an envelope back into its domain event; unknown or invalid ones are poison."""
+    """Parse an envelope back into its domain event, at the version its detail declares
+    (``eventbus.versioning`` converts between versions); unknown or invalid ones are poison."""
     try:
-        event_type = get_event_type(envelope.source, envelope.detail_type)
+        event_type = get_event_type(
+            envelope.source, envelope.detail_type, envelope.detail.get(VERSION_FIELD, 1)
+        )
         event_type.validate_detail(envelope.detail)
     except (LookupError, InvalidEvent) as error:
         raise MalformedEnvelope(str(error)) from error

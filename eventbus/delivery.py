@@ -24,6 +24,7 @@ from eventbus.events import DomainEvent
 from eventbus.failures import is_retryable, message_text, record_dead_letter, retry_after
 from eventbus.models import ProcessedEvent
 from eventbus.subscriptions import Subscription, get_subscription
+from eventbus.versioning import envelope_as_read_by
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ def _failed(
 
 
 def _run(subscription: Subscription, envelope: Envelope) -> bool:
+    # The event as this subscription reads it (its version); the id, and so dedupe, is the same.
+    envelope = envelope_as_read_by(subscription.versions, envelope)
     event = from_envelope(envelope)
     if not subscription.atomic:
         return _run_self_managed(subscription, event, envelope)

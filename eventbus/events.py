@@ -1,7 +1,9 @@
 """Domain events: frozen dataclasses declared in the app that owns them, with a JSON Schema.
 
 Declaring a subclass of :class:`DomainEvent` registers its type, so the registry can be
-listed (``manage.py list_events``) and every published detail is checked against its schema.
+listed (``manage.py list_events``, the AsyncAPI catalog) and every published detail is
+checked against its schema. A type can have several versions (``version``, carried as
+``detail.version`` from 2 on; see eventbus/versioning.py): each is registered on its own.
 """
 
 from __future__ import annotations
@@ -22,21 +24,51 @@ class UnknownEventType(LookupError):
     pass
 
 
+VERSION_FIELD = "version"
+
+
 @dataclasses.dataclass(frozen=True)
 class EventType:
     source: str
     detail_type: str
     schema: dict[str, Any]
     event_class: type[DomainEvent]
+    version: int = 1
 
     @cached_property
     def full_schema(self) -> dict[str, Any]:
-        """The declared schema plus the ``correlation_id`` that every detail may carry."""
+        """The declared schema plus what every detail may carry: ``correlation_id``, and
+        ``version`` (required from version 2 on; absent means 1, so version-1 details stay
+        as they always were)."""
         properties = {
             **self.schema.get("properties", {}),
-            "correlation_id": {"type": ["string", "null"], "maxLength": 128},
+            "correlation_id": {
+                "type": ["string", "null"],
+                "maxLength": 128,
+                "description": "The id of the request that caused the event, for tracing.",
+                "examples": ["5b0f6c1e-8d2a-4f3b-9c7e-1a2b3c4d5e6f"],
+            },
+            VERSION_FIELD: {
+                "type": "integer",
+                # enum, not const: the schemas stay valid JSON Schema draft-04 too.
+                "enum": [self.version],
+                "description": "The version of this detail's schema; absent means 1.",
+            },
         }
-        return {"additionalProperties": False, **self.schema, "properties": properties}
+        required = list(self.schema.get("required", ()))
+        if self.version > 1:
+            required.append(VERSION_FIELD)
+        return {
+            "additionalProperties": False,
+            **self.schema,
+            "properties": properties,
+            "required": required,
+        }
+
+    @cached_property
+    def has_defaults(self) -> bool:
+        """Whether any property declares a ``default`` (readers fill those in)."""
+        return _declares_defaults(self.full_schema)
 
     @cached_property
     def validator(self) -> Draft202012Validator:
@@ -49,7 +81,7 @@ class EventType:
     @property
     def fields(self) -> list[tuple[str, str, bool]]:
         """``(name, JSON type, required)`` for each declared detail field, for listings."""
-        required = set(self.schema.get("required", ()))
+        required = set(self.full_schema["required"])
         return [
             (name, _describe_type(spec), name in required)
             for name, spec in self.full_schema["properties"].items()
@@ -83,6 +115,13 @@ def _locate(error: ValidationError) -> tuple[str, str]:
     return ".".join(path), error.message
 
 
+def _declares_defaults(schema: dict[str, Any]) -> bool:
+    return any(
+        isinstance(spec, dict) and ("default" in spec or _declares_defaults(spec))
+        for spec in schema.get("properties", {}).values()
+    )
+
+
 def _describe_type(spec: dict[str, Any]) -> str:
     kind = spec.get("type", "any")
     text = "|".join(kind) if isinstance(kind, list) else str(kind)
@@ -91,19 +130,25 @@ def _describe_type(spec: dict[str, Any]) -> str:
     return text
 
 
-_registry: dict[tuple[str, str], EventType] = {}
+# (source, detail-type, version) -> its declaration; and the latest version of each type,
+# which every lookup on the delivery path wants.
+_registry: dict[tuple[str, str, int], EventType] = {}
+_latest: dict[tuple[str, str], EventType] = {}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DomainEvent:
     """Base of every event; subclasses set ``source`` and ``schema`` and declare fields.
 
-    ``detail_type`` defaults to the class name (past tense: ``ItemAddedToCart``).
+    ``detail_type`` defaults to the class name (past tense: ``ItemAddedToCart``). A new,
+    incompatible shape of a type is a new class with the same ``detail_type`` and the next
+    ``version``; the older class stays declared so history and old consumers can be read.
     """
 
     source: ClassVar[str]
     detail_type: ClassVar[str]
     schema: ClassVar[dict[str, Any]]
+    version: ClassVar[int] = 1
 
     correlation_id: str | None = None
 
@@ -111,7 +156,9 @@ class DomainEvent:
         super().__init_subclass__(**kwargs)
         if "detail_type" not in cls.__dict__:
             cls.detail_type = cls.__name__
-        key = (cls.source, cls.detail_type)
+        if not isinstance(cls.version, int) or isinstance(cls.version, bool) or cls.version < 1:
+            raise TypeError(f"{_qualified_name(cls)}: version must be an integer >= 1")
+        key = (cls.source, cls.detail_type, cls.version)
         existing = _registry.get(key)
         if existing is not None and _qualified_name(existing.event_class) != _qualified_name(cls):
             raise TypeError(
@@ -121,27 +168,45 @@ class DomainEvent:
         # A broken schema should fail when the module loads, not at the first publish.
         Draft202012Validator.check_schema(cls.schema)
         # Re-declaring the same class (a module reloaded) replaces it.
-        _registry[key] = EventType(cls.source, cls.detail_type, cls.schema, cls)
+        declared = EventType(cls.source, cls.detail_type, cls.schema, cls, cls.version)
+        _registry[key] = declared
+        latest = _latest.get(key[:2])
+        if latest is None or latest.version <= declared.version:
+            _latest[key[:2]] = declared
 
     def detail(self) -> dict[str, Any]:
         """The event's fields as JSON primitives (what goes into ``detail``)."""
-        return dataclasses.asdict(self)
+        detail = dataclasses.asdict(self)
+        if self.version > 1:
+            detail[VERSION_FIELD] = self.version
+        return detail
 
     @classmethod
     def event_type(cls) -> EventType:
-        return _registry[(cls.source, cls.detail_type)]
+        return _registry[(cls.source, cls.detail_type, cls.version)]
 
 
 def _qualified_name(item: type) -> str:
     return f"{item.__module__}.{item.__qualname__}"
 
 
-def event_types() -> Iterator[EventType]:
-    yield from sorted(_registry.values(), key=lambda item: (item.source, item.detail_type))
+def event_types(*, all_versions: bool = False) -> Iterator[EventType]:
+    """Every registered type at its latest version (or, ``all_versions``, every version),
+    by source, detail-type and version."""
+    chosen = _registry.values() if all_versions else _latest.values()
+    yield from sorted(chosen, key=lambda item: (item.source, item.detail_type, item.version))
 
 
-def get_event_type(source: str, detail_type: str) -> EventType:
+def get_event_type(source: str, detail_type: str, version: int | None = None) -> EventType:
+    """The declaration of ``detail_type`` from ``source`` at ``version`` (default: latest)."""
+    if version is not None:
+        try:
+            return _registry[(source, detail_type, version)]
+        except KeyError:
+            raise UnknownEventType(
+                f"no version {version} of event type {detail_type!r} from {source!r}"
+            ) from None
     try:
-        return _registry[(source, detail_type)]
+        return _latest[(source, detail_type)]
     except KeyError:
         raise UnknownEventType(f"no event type {detail_type!r} from {source!r}") from None

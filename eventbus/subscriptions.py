@@ -8,8 +8,8 @@ follow AWS resource-name rules, and the pattern is validated when the module loa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -34,6 +34,8 @@ class Subscription:
     description: str = ""
     # False: the handler commits its own steps (see delivery.dispatch).
     atomic: bool = True
+    # detail-type -> the version the handler was written for (others: the latest).
+    versions: Mapping[str, int] = field(default_factory=dict)
 
     def matches(self, event: dict[str, Any]) -> bool:
         return self.matcher.matches(event)
@@ -43,9 +45,16 @@ _subscriptions: dict[str, Subscription] = {}
 
 
 def subscribe(
-    *, name: str, pattern: dict[str, Any], atomic: bool = True
+    *,
+    name: str,
+    pattern: dict[str, Any],
+    atomic: bool = True,
+    versions: Mapping[str, int] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of subscription ``name``.
+
+    ``versions`` pins event types to the version the handler was written for
+    (``{"CartReminderSent": 1}``); it gets every other type at its latest version.
 
     Raises ImproperlyConfigured for a name AWS would refuse, an invalid pattern, or a name
     that another handler already uses.
@@ -76,6 +85,7 @@ def subscribe(
             matcher=matcher,
             description=description[0] if description else "",
             atomic=atomic,
+            versions=dict(versions or {}),
         )
         return handler
 

@@ -1,11 +1,13 @@
-"""Helpers for tests and benchmarks: temporary subscriptions that leave no trace."""
+"""Helpers for tests and benchmarks: temporary subscriptions and schemas that leave no trace."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from eventbus import events
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.subscriptions import Handler, Subscription, get_subscription, subscribe, unsubscribe
@@ -13,7 +15,11 @@ from eventbus.subscriptions import Handler, Subscription, get_subscription, subs
 
 @contextmanager
 def temporary_subscription(
-    *, name: str, pattern: dict[str, Any], handler: Handler | None = None
+    *,
+    name: str,
+    pattern: dict[str, Any],
+    handler: Handler | None = None,
+    versions: dict[str, int] | None = None,
 ) -> Iterator[Subscription]:
     """Register ``handler`` (by default one that records its calls) as subscription ``name``
     for the duration of the block, then remove it.
@@ -21,7 +27,7 @@ def temporary_subscription(
     The default handler keeps ``(event, envelope)`` pairs in ``subscription.handler.calls``.
     """
     chosen = handler or RecordingHandler()
-    subscribe(name=name, pattern=pattern)(chosen)
+    subscribe(name=name, pattern=pattern, versions=versions)(chosen)
     try:
         yield get_subscription(name)
     finally:
@@ -45,3 +51,22 @@ class RecordingHandler:
     @property
     def event_ids(self) -> list[str]:
         return [envelope.id for _, envelope in self.calls]
+
+
+@contextmanager
+def replaced_schema(event_class: type[DomainEvent], schema: dict[str, Any]) -> Iterator[None]:
+    """Give ``event_class``'s registered type another schema for the duration of the block,
+    as if its declaration had been edited (for tests of the compatibility checks)."""
+    original = event_class.event_type()
+    key = (original.source, original.detail_type, original.version)
+    changed = dataclasses.replace(original, schema=schema)
+    latest = events._latest.get(key[:2])
+    events._registry[key] = changed
+    if latest is original:
+        events._latest[key[:2]] = changed
+    try:
+        yield
+    finally:
+        events._registry[key] = original
+        if latest is original:
+            events._latest[key[:2]] = original

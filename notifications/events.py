@@ -1,13 +1,24 @@
-"""The reminder events: a reminder falls due (scheduled), and its email went out."""
+"""The reminder events: a reminder falls due (scheduled), and its email went out.
+
+``CartReminderSent`` is at version 2; version 1 stays declared, with converters both ways,
+so stored v1 events reach today's consumers and a consumer written for v1 keeps working.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
 
+from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
+from eventbus.versioning import downcaster, upcaster
 
 _UUID = {"type": "string", "format": "uuid", "minLength": 36, "maxLength": 36}
 _ID = {"type": "integer", "minimum": 1}
+_REMINDER_ID = {**_ID, "description": "The reminder (notifications.Reminder)."}
+_CART_ID = {**_UUID, "description": "The cart the reminder is about."}
+_STEP = {**_ID, "description": "Which reminder of the series (REMINDER_SERIES), from 1."}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,10 +33,14 @@ class CartReminderDue(DomainEvent):
     schema = {
         "type": "object",
         "properties": {
-            "reminder_id": _ID,
-            "cart_id": _UUID,
-            "step": _ID,
-            "activity_sequence": {"type": "integer", "minimum": 0},
+            "reminder_id": _REMINDER_ID,
+            "cart_id": _CART_ID,
+            "step": _STEP,
+            "activity_sequence": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The cart event (sequence) the reminder was scheduled for.",
+            },
         },
         "required": ["reminder_id", "cart_id", "step", "activity_sequence"],
     }
@@ -37,15 +52,28 @@ class CartReminderDue(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CartReminderSent(DomainEvent):
+class CartReminderSentV1(DomainEvent):
+    """The abandoned-cart email went out (version 1: its Message-ID only).
+
+    Superseded by version 2; kept for stored events and consumers written for it.
+    """
+
     source = "shop.notifications"
+    detail_type = "CartReminderSent"
+    version = 1
     schema = {
         "type": "object",
         "properties": {
-            "reminder_id": _ID,
-            "cart_id": _UUID,
-            "step": _ID,
-            "message_id": {"type": "string", "minLength": 1, "maxLength": 255},
+            "reminder_id": _REMINDER_ID,
+            "cart_id": _CART_ID,
+            "step": _STEP,
+            "message_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "The email's Message-ID header.",
+                "examples": ["<170000000000.1.42@shop.example>"],
+            },
         },
         "required": ["reminder_id", "cart_id", "step", "message_id"],
     }
@@ -54,3 +82,66 @@ class CartReminderSent(DomainEvent):
     cart_id: str
     step: int
     message_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CartReminderSent(DomainEvent):
+    """A reminder went out: on which channel, with which message id, and when.
+
+    Version 2 names the channel, so that reminders by other channels can follow, and
+    carries the moment of sending; version 1's message_id became channel_message_id.
+    """
+
+    source = "shop.notifications"
+    version = 2
+    schema = {
+        "type": "object",
+        "properties": {
+            "reminder_id": _REMINDER_ID,
+            "cart_id": _CART_ID,
+            "step": _STEP,
+            "channel": {
+                "type": "string",
+                "enum": ["email"],
+                "description": "How the reminder went out.",
+            },
+            "channel_message_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "The message's id on its channel (an email's Message-ID).",
+                "examples": ["<170000000000.1.42@shop.example>"],
+            },
+            "sent_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the message was handed to the channel (UTC).",
+            },
+        },
+        "required": ["reminder_id", "cart_id", "step", "channel", "channel_message_id", "sent_at"],
+    }
+
+    reminder_id: int
+    cart_id: str
+    step: int
+    channel: str
+    channel_message_id: str
+    sent_at: str
+
+
+@upcaster(CartReminderSentV1, CartReminderSent)
+def _sent_v1_to_v2(detail: dict[str, Any], envelope: Envelope) -> dict[str, Any]:
+    """Version 1 was only ever email; it was published in the transaction that recorded
+    the sending, so the event's time is when the email went out (to the second)."""
+    detail["channel"] = "email"
+    detail["channel_message_id"] = detail.pop("message_id")
+    detail["sent_at"] = envelope.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return detail
+
+
+@downcaster(CartReminderSent, CartReminderSentV1)
+def _sent_v2_to_v1(detail: dict[str, Any], envelope: Envelope) -> dict[str, Any]:
+    """Version 1 readers know emails only; v2 has no other channel yet."""
+    detail["message_id"] = detail.pop("channel_message_id")
+    del detail["channel"], detail["sent_at"]
+    return detail

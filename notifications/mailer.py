@@ -167,7 +167,9 @@ def _record_sent(reminder_id: int, message: EmailMultiAlternatives) -> Reminder:
                 reminder_id=reminder.pk,
                 cart_id=str(reminder.cart_id),
                 step=reminder.step,
-                message_id=message_id,
+                channel="email",
+                channel_message_id=message_id,
+                sent_at=reminder.sent_at.isoformat(),
             )
         )
         _schedule_next_step(reminder=reminder, cart=cart)

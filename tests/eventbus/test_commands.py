@@ -136,3 +136,20 @@ def test_relay_events_once_publishes_the_outbox_and_due_schedules(bus):
     assert not OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).exists()
     assert not ScheduledEvent.objects.exists()
     assert "outbox: 0 published" in run("relay_events", "--once")
+
+
+def test_list_events_shows_versions_and_readers_of_an_older_one():
+    pattern = {"source": ["shop.notifications"], "detail-type": ["CartReminderSent"]}
+    with (
+        temporary_subscription(name="crm-v1", pattern=pattern, versions={"CartReminderSent": 1}),
+        temporary_subscription(name="crm-latest", pattern=pattern),
+    ):
+        output = run("list_events")
+    sent = section(output, "CartReminderSent")
+    assert "declared in: notifications.events.CartReminderSent" in sent
+    assert "versions:    v1, v2 (fields of v2)" in sent
+    assert any(
+        line.split() == ["channel_message_id", "string", "required"] for line in sent.splitlines()
+    )
+    assert "subscribers: crm-latest, crm-v1 (v1)" in sent
+    assert "manage.py export_asyncapi, GET /api/events/" in output

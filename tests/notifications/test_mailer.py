@@ -48,7 +48,9 @@ def test_due_reminder_sends_one_email_and_records_it(abandoned, fire_due, mailou
     assert logged.message_id == message.extra_headers["Message-ID"]
     [sent_event] = bus.of_type("CartReminderSent")
     assert sent_event.detail["reminder_id"] == abandoned.pk
-    assert sent_event.detail["message_id"] == logged.message_id
+    assert sent_event.detail["version"] == 2
+    assert sent_event.detail["channel_message_id"] == logged.message_id
+    assert sent_event.detail["channel"] == "email"
     assert not ScheduledEvent.objects.exists()
 
 

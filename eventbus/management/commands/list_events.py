@@ -1,4 +1,6 @@
-"""``manage.py list_events``: the event type registry, its schemas and who subscribes."""
+"""``manage.py list_events``: the event types, their versions and schemas, who publishes
+and who subscribes, in a terminal. The same facts as the AsyncAPI catalog
+(``export_asyncapi``, ``/api/events/``), from the same helpers."""
 
 from __future__ import annotations
 
@@ -6,58 +8,40 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from eventbus.events import EventType, event_types
-from eventbus.patterns import InvalidPattern, compile_pattern
-from eventbus.subscriptions import Subscription, all_subscriptions
-
-ROUTING_FIELDS = ("source", "detail-type")
+from eventbus.catalog import could_receive, filters_beyond_routing
+from eventbus.events import event_types
+from eventbus.subscriptions import all_subscriptions
+from eventbus.versioning import reading_version
 
 HOW_MATCHED = (
     "Subscribers: each subscription's pattern is tested on the type's source and detail-type "
     "only;\n'*' marks a pattern that also filters on other fields (detail, ...), so it gets "
-    "some events of the type, not necessarily all."
+    "some events of the type, not necessarily all; (vN) a subscription reading an older "
+    "version.\nThe AsyncAPI catalog of the same: manage.py export_asyncapi, GET /api/events/."
 )
 
 
-def routing_part(pattern: dict[str, Any]) -> dict[str, Any] | None:
-    """The part of ``pattern`` that looks at source and detail-type (None: it does not)."""
-    part = {key: value for key, value in pattern.items() if key in ROUTING_FIELDS}
-    branches = pattern.get("$or")
-    if isinstance(branches, list):
-        branch_parts = [routing_part(branch) for branch in branches if isinstance(branch, dict)]
-        # An alternative that ignores routing lets every type through: the $or adds nothing.
-        if branch_parts and all(item is not None for item in branch_parts):
-            part["$or"] = branch_parts
-    return part or None
-
-
-def could_receive(subscription: Subscription, event_type: EventType) -> bool:
-    part = routing_part(subscription.pattern)
-    if part is None:
-        return True
-    try:
-        matcher = compile_pattern(part)
-    except InvalidPattern:  # cannot happen for a valid pattern; err on the side of listing
-        return True
-    return matcher.matches({"source": event_type.source, "detail-type": event_type.detail_type})
-
-
-def filters_beyond_routing(subscription: Subscription) -> bool:
-    return routing_part(subscription.pattern) != subscription.pattern
-
-
 class Command(BaseCommand):
-    help = "List every event type: source, detail-type, schema fields and subscribers."
+    help = "List every event type: source, versions, schema fields and subscribers."
 
     def handle(self, *args: Any, **options: Any) -> None:
         subscriptions = list(all_subscriptions())
         unmatched = {item.name for item in subscriptions}
+        every_version = list(event_types(all_versions=True))
         types = list(event_types())
         for event_type in types:
             self.stdout.write(self.style.MIGRATE_HEADING(event_type.detail_type))
             cls = event_type.event_class
+            versions = [
+                item.version
+                for item in every_version
+                if (item.source, item.detail_type) == (event_type.source, event_type.detail_type)
+            ]
             self.stdout.write(f"  source:      {event_type.source}")
             self.stdout.write(f"  declared in: {cls.__module__}.{cls.__qualname__}")
+            if len(versions) > 1:
+                listed = ", ".join(f"v{number}" for number in versions)
+                self.stdout.write(f"  versions:    {listed} (fields of v{event_type.version})")
             self.stdout.write("  fields:")
             fields = event_type.fields
             name_width = max(len(name) for name, _, _ in fields)
@@ -65,12 +49,17 @@ class Command(BaseCommand):
             for name, kind, required in fields:
                 flag = "required" if required else "optional"
                 self.stdout.write(f"    {name:<{name_width}}  {kind:<{kind_width}}  {flag}")
-            subscribers = [
-                item.name + ("*" if filters_beyond_routing(item) else "")
-                for item in subscriptions
-                if could_receive(item, event_type)
-            ]
-            unmatched -= {name.rstrip("*") for name in subscribers}
+            subscribers = []
+            for item in subscriptions:
+                if not could_receive(item, event_type):
+                    continue
+                unmatched.discard(item.name)
+                read = reading_version(item.versions, event_type)
+                subscribers.append(
+                    item.name
+                    + ("*" if filters_beyond_routing(item) else "")
+                    + (f" (v{read})" if read != event_type.version else "")
+                )
             self.stdout.write(f"  subscribers: {', '.join(subscribers) or '(none)'}")
             self.stdout.write("")
         self.stdout.write(f"{len(types)} event types, {len(subscriptions)} subscriptions.")

@@ -58,7 +58,8 @@ def _check_page(page, *, width: int, name: str) -> None:
             return box.width > 0 && (box.width < 43.5 || box.height < 43.5);
         }).map((element) => {
             const box = element.getBoundingClientRect();
-            return `${Math.round(box.width)}x${Math.round(box.height)} ${element.outerHTML.slice(0, 80)}`;
+            const size = `${Math.round(box.width)}x${Math.round(box.height)}`;
+            return `${size} ${element.outerHTML.slice(0, 80)}`;
         })""",
         TOUCH_TARGETS,
     )
@@ -177,6 +178,8 @@ def test_product_images_come_in_their_srcset_sizes(shared_shop_server, open_page
             cards.nth(index).scroll_into_view_if_needed()
             expect(cards.nth(index)).to_have_js_property("complete", True)
             assert cards.nth(index).evaluate("(image) => image.naturalWidth") > 0
-            assert cards.nth(index).evaluate("(image) => image.currentSrc").endswith(
-                f"-{expected}.webp"
+            assert (
+                cards.nth(index)
+                .evaluate("(image) => image.currentSrc")
+                .endswith(f"-{expected}.webp")
             )

@@ -51,6 +51,6 @@ def test_lines_are_cards_with_a_labelled_stepper_and_remove(client, catalog, del
     line = html.split('data-sku="COF-001"', 1)[1].split("</li>", 1)[0]
     assert 'for="quantity-COF-001"' in line and 'id="quantity-COF-001"' in line
     assert 'data-step="-1"' in line and 'data-step="1"' in line
-    assert "Remove<span class=\"visually-hidden\"> Ethiopia Yirgacheffe</span>" in line
+    assert 'Remove<span class="visually-hidden"> Ethiopia Yirgacheffe</span>' in line
     assert '<span class="line-total">29.00 EUR</span>' in line
     assert 'data-testid="cart-total">38.80 EUR<' in html

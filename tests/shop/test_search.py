@@ -88,15 +88,15 @@ def test_query_syntax_is_only_text(client, catalog, query):
     assert client.get("/api/products/", {"q": query}).status_code == 200
 
 
-def test_postgres_words_are_matched_in_the_shops_language(catalog, require_postgres):
+@pytest.mark.usefixtures("require_postgres")
+def test_postgres_words_are_matched_in_the_shops_language(catalog):
     # English stemming: "grinders" finds "Hand Grinder", "mugs" finds "Stoneware Mug".
     assert _names(product_list(query="grinders")) == ["Hand Grinder"]
     assert "Stoneware Mug" in _names(product_list(query="mugs"))
 
 
-def test_postgres_a_half_typed_word_matches_whatever_the_stemmer_makes_of_it(
-    catalog, require_postgres
-):
+@pytest.mark.usefixtures("require_postgres")
+def test_postgres_a_half_typed_word_matches_whatever_the_stemmer_makes_of_it(catalog):
     # English stems "running" to "run", which the prefix "runn" would miss.
     Product.objects.create(
         sku="RUN-001",
@@ -109,7 +109,8 @@ def test_postgres_a_half_typed_word_matches_whatever_the_stemmer_makes_of_it(
     assert _names(product_list(query="runn")) == ["Trail Flask"]
 
 
-def test_postgres_ranking_weighs_how_well_the_text_matches(catalog, require_postgres):
+@pytest.mark.usefixtures("require_postgres")
+def test_postgres_ranking_weighs_how_well_the_text_matches(catalog):
     # Both have "caramel" in the description; only "Salted Caramels" also has it in the
     # name, and ts_rank puts it first even though "Colombia Huila" sorts earlier by name.
     names = _names(product_list(query="caramel"))

@@ -1,4 +1,5 @@
-"""The cart badge in the navigation of every page."""
+"""The cart badge in the navigation of every page: the item count, and whether accepted
+events are still on their way to the projection ("updating…")."""
 
 from __future__ import annotations
 
@@ -7,5 +8,9 @@ from django.http import HttpRequest
 from cart.selectors import cart_get_for_request, cart_item_count
 
 
-def cart_badge(request: HttpRequest) -> dict[str, int]:
-    return {"cart_item_count": cart_item_count(cart=cart_get_for_request(request=request))}
+def cart_badge(request: HttpRequest) -> dict[str, int | bool]:
+    cart = cart_get_for_request(request=request)
+    return {
+        "cart_item_count": cart_item_count(cart=cart),
+        "cart_updating": cart is not None and cart.pending_events > 0,
+    }

@@ -298,6 +298,10 @@ EVENT_CATALOG = {
 
 # --- Shop and cart --------------------------------------------------------------------------
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
+# PostgreSQL text search configuration (the catalog's language: stemming and stop words).
+SHOP_SEARCH_CONFIG = env.str("SHOP_SEARCH_CONFIG", default="english")
+# Widths (px) of the product image renditions made with Pillow for srcset (never upscaled).
+SHOP_IMAGE_WIDTHS = (160, 320, 480)
 CART_MAX_QUANTITY = env.int("CART_MAX_QUANTITY", default=10)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 # Adds per user (or client address) and period; DRF's rate syntax ("120/min").

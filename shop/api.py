@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shop.models import Product
-from shop.selectors import product_list
+from shop.search import MAX_QUERY_LENGTH
+from shop.selectors import ProductSort, product_list
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):
@@ -46,19 +47,37 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 class ProductListApi(APIView):
     @extend_schema_serializer(component_name="ProductFilter")
     class FilterSerializer(serializers.Serializer):
-        category = serializers.SlugField(required=False, max_length=80)
+        category = serializers.SlugField(
+            required=False, max_length=80, help_text="Only this category (its slug)."
+        )
+        q = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=MAX_QUERY_LENGTH,
+            help_text="Search words: every word must match the name or the description; "
+            "partial words match (`yirga` finds Yirgacheffe). Without `sort`, best match "
+            "first (full-text ranking on PostgreSQL, a name match above a description "
+            "match).",
+        )
+        sort = serializers.ChoiceField(
+            required=False,
+            choices=ProductSort.choices,
+            help_text="Order: `price` (low to high), `-price` (high to low), `name`, "
+            "`newest`. Default: best match with `q`, else the catalog order.",
+        )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("category", str, description="Category slug"),
-            OpenApiParameter("page", int, description="Page number"),
-        ],
+        parameters=[FilterSerializer, OpenApiParameter("page", int, description="Page number")],
         responses=ProductOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        products = product_list(category_slug=filters.validated_data.get("category"))
+        products = product_list(
+            category_slug=filters.validated_data.get("category"),
+            query=filters.validated_data.get("q", ""),
+            sort=filters.validated_data.get("sort"),
+        )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(products, request, view=self)
         data = ProductOutputSerializer(page, many=True, context={"request": request}).data

@@ -43,6 +43,9 @@ class Product(models.Model):
     )
     currency = models.CharField(max_length=3, default=settings.SHOP_CURRENCY)
     image = models.ImageField(upload_to="products/", blank=True)
+    # Smaller copies of ``image`` for srcset: [{"width", "height", "name"}], made by
+    # shop.images when the image is seeded or uploaded.
+    image_renditions = models.JSONField(default=list, blank=True, editable=False)
     stock = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

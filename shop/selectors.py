@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
+from django.db import models
 from django.db.models import QuerySet
 
 from shop.models import Category, Product
+from shop.search import products_matching, search_terms
 
 
-def product_list(*, category_slug: str | None = None) -> QuerySet[Product]:
-    """Active products, optionally in one category (an unknown category gives none)."""
+class ProductSort(models.TextChoices):
+    """The orders a shopper can ask for (``?sort=``); without one: best match, else catalog."""
+
+    PRICE = "price", "Price: low to high"
+    PRICE_DESCENDING = "-price", "Price: high to low"
+    NAME = "name", "Name"
+    NEWEST = "newest", "Newest"
+
+
+# Each ends in a unique column, so pages never overlap or skip a product.
+_ORDER_BY = {
+    ProductSort.PRICE: ("price", "name", "pk"),
+    ProductSort.PRICE_DESCENDING: ("-price", "name", "pk"),
+    ProductSort.NAME: ("name", "pk"),
+    ProductSort.NEWEST: ("-created_at", "-pk"),
+}
+_CATALOG_ORDER = ("category__position", "name", "pk")
+
+
+def product_list(
+    *,
+    category_slug: str | None = None,
+    query: str = "",
+    sort: ProductSort | str | None = None,
+) -> QuerySet[Product]:
+    """Active products, optionally in one category (an unknown category gives none),
+    matching every word of ``query``, in the ``sort`` order (best match first without one)."""
     products = Product.objects.active().select_related("category")
     if category_slug:
         products = products.filter(category__slug=category_slug)
-    return products
+    terms = search_terms(query)
+    if terms:
+        products = products_matching(products, terms=terms)
+    if sort:
+        return products.order_by(*_ORDER_BY[ProductSort(sort)])
+    if terms:
+        return products.order_by("-search_rank", *_CATALOG_ORDER)
+    return products.order_by(*_CATALOG_ORDER)
 
 
 def category_list() -> QuerySet[Category]:

@@ -1,4 +1,4 @@
-"""Catalog writes: loading the demo catalog."""
+"""Catalog writes: loading the demo catalog (with its images in the sizes the pages use)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from shop.demo.catalog import CATEGORIES, PRODUCTS
+from shop.images import product_image_renditions_create
 from shop.models import Category, Product
 
 DEMO_IMAGES = Path(__file__).resolve().parent / "demo" / "images"
@@ -22,6 +23,7 @@ class SeedReport:
     categories_created: int = 0
     products_created: int = 0
     images_copied: int = 0
+    images_resized: int = 0
 
 
 @transaction.atomic
@@ -50,6 +52,8 @@ def catalog_seed_demo() -> SeedReport:
         report.products_created += created
         if created or not product.image:
             report.images_copied += _attach_demo_image(product)
+        if product.image and not product.image_renditions:
+            report.images_resized += bool(product_image_renditions_create(product=product))
     return report
 
 

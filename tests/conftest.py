@@ -3,6 +3,9 @@ real services with the ``integration`` marker and the fixtures in tests/integrat
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 
@@ -69,11 +72,24 @@ def deliver(bus):
     return run
 
 
+@pytest.fixture(scope="session")
+def _seeded_media(tmp_path_factory) -> Path:
+    """The demo catalog's media (images and their sizes), kept from the first seed of the
+    session: rendition names carry a digest of the image, so later seeds that find them
+    encode nothing (test_seed covers seeding into empty media)."""
+    return tmp_path_factory.mktemp("seeded-media")
+
+
 @pytest.fixture
-def catalog(db):
+def catalog(db, settings, _seeded_media):
     from shop.services import catalog_seed_demo
 
+    warm = any(_seeded_media.iterdir())
+    if warm:
+        shutil.copytree(_seeded_media, settings.MEDIA_ROOT, dirs_exist_ok=True)
     catalog_seed_demo()
+    if not warm:
+        shutil.copytree(settings.MEDIA_ROOT, _seeded_media, dirs_exist_ok=True)
     from shop.models import Product
 
     return Product.objects

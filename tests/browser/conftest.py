@@ -1,5 +1,7 @@
 """Fixtures for browser tests: the shop served by gunicorn on the test database, a real
 Celery worker delivering its events, and headless Debian Chromium driven by Playwright.
+``shop_server`` starts both for one test; ``shared_shop_server`` shares them across a
+module.
 
 A failed test leaves a screenshot of its page in ``test-artifacts/``. Outside CI a
 missing Chromium skips these tests; under ``CI=true`` it fails them.
@@ -120,6 +122,17 @@ class ShopServer:
         self._log.close()
 
 
+def server_env(base: dict[str, str], *, media_root: Path) -> dict[str, str]:
+    """The environment of the gunicorn the browser tests drive."""
+    return {
+        **base,
+        "MEDIA_ROOT": str(media_root),  # where the catalog fixture put images
+        "DJANGO_SETTINGS_MODULE": "tests.browser.server_settings",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+
+
 @pytest.fixture
 def shop_server(
     transactional_db, worker_env, start_worker, tmp_path, request
@@ -127,13 +140,7 @@ def shop_server(
     """The shop as production runs it: gunicorn publishing to Redis, a Celery worker
     applying the events, both on the test database (so the test sees their commits)."""
     server = ShopServer(
-        env={
-            **worker_env,
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # where the catalog fixture put images
-            "DJANGO_SETTINGS_MODULE": "tests.browser.server_settings",
-            "DEBUG": "0",
-            "ALLOWED_HOSTS": "127.0.0.1",
-        },
+        env=server_env(worker_env, media_root=settings.MEDIA_ROOT),
         log_path=tmp_path / "gunicorn.log",
     )
     try:
@@ -146,9 +153,65 @@ def shop_server(
             print(f"--- gunicorn log ---\n{server.log()}")
 
 
+class ModuleShop:
+    """A gunicorn and a Celery worker that serve every test of one module."""
+
+    def __init__(self, *, media_root: Path, logs: Path) -> None:
+        import redis
+
+        env = integration.worker_environment()
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        self.media_root = media_root
+        self.server = ShopServer(
+            env=server_env(env, media_root=media_root), log_path=logs / "gunicorn.log"
+        )
+        try:
+            self.worker = integration.CeleryWorker(
+                env=env, beat=False, log_path=logs / "worker.log"
+            )
+            self.server.wait_ready()
+        except BaseException:
+            self.server.stop()
+            raise
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.worker.stop()
+
+
+@pytest.fixture(scope="module")
+def module_shop(django_db_setup, tmp_path_factory) -> Iterator[ModuleShop]:
+    """Starting gunicorn and a worker costs seconds, so a module that visits many pages
+    shares them; each test still gets a clean database (see ``shared_shop_server``)."""
+    _check_chromium()
+    integration.check_postgres()
+    integration.check_redis()
+    shop = ModuleShop(
+        media_root=tmp_path_factory.mktemp("media"), logs=tmp_path_factory.mktemp("logs")
+    )
+    yield shop
+    shop.stop()
+
+
+@pytest.fixture
+def shared_shop_server(module_shop, transactional_db, settings, request) -> Iterator[ShopServer]:
+    """The module's shop on a database of this test's own (flushed afterwards), with the
+    demo catalog seeded into the media folder the server reads."""
+    settings.MEDIA_ROOT = module_shop.media_root
+    request.getfixturevalue("catalog")
+    yield module_shop.server
+    if _failed(request.node):
+        print(f"--- gunicorn log ---\n{module_shop.server.log()}")
+        print(f"--- worker log ---\n{module_shop.worker.log()}")
+
+
 @pytest.fixture(autouse=True)
 def _require_chromium() -> None:
     """Checked before any server starts: skip (or, in CI, fail) without a browser."""
+    _check_chromium()
+
+
+def _check_chromium() -> None:
     if not CHROMIUM.exists():
         reason = f"Chromium at {CHROMIUM} (apt-get install chromium)"
         if IN_CI:
@@ -180,9 +243,21 @@ def open_page(chromium, request) -> Iterator[object]:
     (own cookies, so its own guest cart); failed tests leave screenshots of their pages."""
     contexts = []
 
-    def open_(*, java_script_enabled: bool = True):
+    def open_(
+        *,
+        java_script_enabled: bool = True,
+        width: int = 1100,
+        height: int = 800,
+        device_scale_factor: float = 1,
+    ):
+        # Phone widths get a phone: touch, and the viewport meta tag honoured.
+        phone = width < 600
         context = chromium.new_context(
-            java_script_enabled=java_script_enabled, viewport={"width": 1100, "height": 800}
+            java_script_enabled=java_script_enabled,
+            viewport={"width": width, "height": height},
+            device_scale_factor=device_scale_factor,
+            is_mobile=phone,
+            has_touch=phone,
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

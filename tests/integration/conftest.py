@@ -27,14 +27,14 @@ def _missing(reason: str) -> None:
     pytest.skip(f"needs {reason}")
 
 
-@pytest.fixture
-def require_postgres() -> None:
+def check_postgres() -> None:
+    """Skip (fail in CI) unless the tests run on PostgreSQL; for fixtures of any scope."""
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         _missing("DATABASE_URL pointing at PostgreSQL")
 
 
-@pytest.fixture
-def require_redis() -> None:
+def check_redis() -> None:
+    """Skip (fail in CI) unless Redis answers at CELERY_BROKER_URL."""
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         _missing("CELERY_BROKER_URL pointing at Redis")
     import redis
@@ -43,6 +43,16 @@ def require_redis() -> None:
         redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2).ping()
     except redis.RedisError as error:
         _missing(f"Redis answering at {settings.CELERY_BROKER_URL} ({error})")
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    check_postgres()
+
+
+@pytest.fixture
+def require_redis() -> None:
+    check_redis()
 
 
 def database_url() -> str:
@@ -120,6 +130,11 @@ class CeleryWorker:
 @pytest.fixture
 def worker_env(require_postgres, require_redis) -> dict[str, str]:
     """The environment of a worker that shares the test database and broker."""
+    return worker_environment()
+
+
+def worker_environment() -> dict[str, str]:
+    """``worker_env``'s value, for fixtures wider than one test."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),

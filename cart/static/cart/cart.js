@@ -1,5 +1,6 @@
 // Progressive enhancement: with JavaScript the cart forms go through the 202 API and the
-// page follows the projection (polling GET /api/cart/ until no event is pending).
+// page follows the projection (polling GET /api/cart/ until no event is pending). While
+// accepted events are not applied yet the badge and the cart page say "updating…".
 (function () {
   "use strict";
 
@@ -11,16 +12,21 @@
   }
 
   async function api(method, url, body) {
-    const response = await fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let response;
+    try {
+      response = await fetch(url, {
+        method: method,
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          "Accept": "application/json",
+          "X-CSRFToken": csrfToken(),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      return { ok: false, status: 0, data: null };
+    }
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     return { ok: response.ok, status: response.status, data: data };
@@ -37,19 +43,34 @@
     return "Something went wrong, please try again.";
   }
 
-  // Resolve once the projection has applied every accepted event (or after ~10 s).
-  async function waitForCart() {
-    for (let attempt = 0; attempt < 50; attempt++) {
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  // Resolve with the cart once the projection has applied every accepted event, or with
+  // null after about `timeoutMs` (the page then keeps saying "updating…").
+  async function waitForCart(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
       const result = await api("GET", "/api/cart/");
       if (result.ok && result.data && result.data.pending_events === 0) return result.data;
-      await new Promise(function (resolve) { setTimeout(resolve, Math.min(100 + attempt * 50, 500)); });
+      await sleep(Math.min(100 + attempt * 50, 1000));
     }
     return null;
   }
 
-  function setBadge(count) {
-    const badge = document.getElementById("cart-badge");
-    if (badge) badge.textContent = String(count);
+  const badge = document.getElementById("cart-badge");
+  const status = document.getElementById("cart-status");
+
+  function showUpdating(updating) {
+    if (status) status.hidden = !updating;
+  }
+
+  async function followBadge() {
+    showUpdating(true);
+    const cart = await waitForCart(30000);
+    if (cart) {
+      if (badge) badge.textContent = String(cart.item_count);
+      showUpdating(false);
+    }
   }
 
   document.querySelectorAll("form[data-add-to-cart]").forEach(function (form) {
@@ -66,8 +87,7 @@
       if (result.status === 202) {
         feedback.textContent = "Added ✓";
         feedback.className = "feedback ok";
-        const cart = await waitForCart();
-        if (cart) setBadge(cart.item_count);
+        await followBadge();
       } else {
         feedback.textContent = firstError(result.data);
         feedback.className = "feedback error";
@@ -76,33 +96,64 @@
   });
 
   const page = document.querySelector("[data-cart-page]");
-  if (!page) return;
+  if (!page) {
+    // Any other page rendered while events were pending: bring the badge up to date.
+    if (status && !status.hidden) followBadge();
+    return;
+  }
 
+  // The cart page reloads itself once the projection has caught up (however long that
+  // takes), so the reload link is only for the page without JavaScript.
   async function refreshWhenApplied() {
     const notice = page.querySelector("[data-updating]");
-    if (notice) notice.hidden = false;
-    await waitForCart();
+    if (notice) {
+      notice.hidden = false;
+      const reload = notice.querySelector("[data-reload]");
+      if (reload) reload.hidden = true;
+    }
+    showUpdating(true);
+    while (!(await waitForCart(30000))) { /* still updating: keep following */ }
     window.location.reload();
   }
 
+  // PUT the quantity (DELETE for 0) of the form's line; its buttons wait meanwhile.
+  async function setQuantity(form, quantity) {
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach(function (button) { button.disabled = true; });
+    const url = "/api/cart/items/" + encodeURIComponent(form.closest("[data-sku]").dataset.sku) + "/";
+    const result = quantity === 0
+      ? await api("DELETE", url)
+      : await api("PUT", url, { quantity: quantity });
+    if (result.status === 202) {
+      await refreshWhenApplied();
+    } else {
+      buttons.forEach(function (button) { button.disabled = false; });
+      alert(firstError(result.data));
+    }
+  }
+
   page.querySelectorAll("form[data-quantity-form]").forEach(function (form) {
-    form.addEventListener("submit", async function (event) {
+    const input = form.elements.quantity;
+    form.querySelectorAll("button[data-step]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        const max = Number(input.max) || Infinity;
+        const next = Math.min(max, Math.max(0, (Number(input.value) || 0) + Number(button.dataset.step)));
+        if (next === Number(input.value)) return;
+        input.value = String(next);
+        form.requestSubmit();
+      });
+    });
+    form.addEventListener("submit", function (event) {
       event.preventDefault();
-      const sku = form.closest("tr").dataset.sku;
-      const quantity = Number(form.elements.quantity.value);
-      const result = quantity === 0
-        ? await api("DELETE", "/api/cart/items/" + encodeURIComponent(sku) + "/")
-        : await api("PUT", "/api/cart/items/" + encodeURIComponent(sku) + "/", { quantity: quantity });
-      if (result.status === 202) { await refreshWhenApplied(); } else { alert(firstError(result.data)); }
+      if (form.reportValidity()) setQuantity(form, Number(input.value));
     });
   });
 
   page.querySelectorAll("form[data-remove-form]").forEach(function (form) {
-    form.addEventListener("submit", async function (event) {
+    form.addEventListener("submit", function (event) {
       event.preventDefault();
-      const sku = form.closest("tr").dataset.sku;
-      const result = await api("DELETE", "/api/cart/items/" + encodeURIComponent(sku) + "/");
-      if (result.status === 202) { await refreshWhenApplied(); } else { alert(firstError(result.data)); }
+      setQuantity(form, 0);
     });
   });
 

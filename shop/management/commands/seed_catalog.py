@@ -11,5 +11,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"categories created: {report.categories_created}, "
             f"products created: {report.products_created}, "
-            f"images attached: {report.images_copied}"
+            f"images attached: {report.images_copied}, "
+            f"images resized: {report.images_resized}"
         )

@@ -153,6 +153,7 @@ def test_other_pages_fit_and_pass_axe(shared_shop_server, open_page, width):
         "not-found": "/products/no-such-thing/",
         "unsubscribe": f"/notifications/unsubscribe/{unsubscribe_token_make(email='a@b.example')}/",
         "link-invalid": "/notifications/unsubscribe/not-a-token/",
+        "event-catalog": "/api/events/",
     }
     for name, path in pages.items():
         page.goto(url + path)

@@ -8,7 +8,7 @@ from eventbus.events import DomainEvent
 from eventbus.subscriptions import subscribe
 
 
-@subscribe(name="cart-projection", pattern={"source": ["shop.cart"]})
-def project_cart(event: DomainEvent, envelope: Envelope) -> None:
+@subscribe(name="cart-projection", pattern={"source": ["shop.cart"]}, batch=True)
+def project_cart(items: list[tuple[DomainEvent, Envelope]]) -> None:
     """Builds the cart lines that shoppers see from the cart's events."""
-    cart_projection_apply(event=event, envelope=envelope)
+    cart_projection_apply(items=items)

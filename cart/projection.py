@@ -3,15 +3,24 @@
 Events may arrive twice (the bus dedupes per subscription) and out of order: one that
 arrives before its predecessors waits in ``PendingCartEvent`` and is applied as soon as
 the gap closes, so an add and a remove end in the same state whichever came first.
+
+It takes events in batches (what the transport delivered together) and does a fixed
+number of queries per batch, however many events and carts it holds: the carts are locked
+and their lines and parked events read once, the events applied in memory, and the changes
+written back in bulk. Prices come from the catalog as the accepting request recorded them
+in the outbox, never from a message alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from cart.events import (
     CartCheckedOut,
@@ -25,119 +34,277 @@ from cart.selectors import cart_line_limit
 from eventbus.conversion import from_envelope
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
+from eventbus.models import OutboxEvent
 from shop.models import Product
 
 logger = logging.getLogger(__name__)
 
+Item = tuple[DomainEvent, Envelope]
 
-@transaction.atomic
-def cart_projection_apply(*, event: DomainEvent, envelope: Envelope) -> None:
-    """Apply ``event`` if it is next in its cart's sequence; park it if it is early."""
-    cart = Cart.objects.select_for_update().filter(pk=event.cart_id).first()
-    if cart is None:
-        logger.warning("event %s for unknown cart %s ignored", envelope.id, event.cart_id)
+
+@dataclass
+class _CartState:
+    """One locked cart of a batch, its lines by sku, and what changed."""
+
+    cart: Cart
+    lines: dict[str, CartLine]
+    parked: dict[int, PendingCartEvent]
+    # This batch's events and the parked ones, parsed: what may be applied now.
+    candidates: list[tuple[DomainEvent, Envelope, PendingCartEvent | None]] = field(
+        default_factory=list
+    )
+    removed: list[CartLine] = field(default_factory=list)
+    changed: set[str] = field(default_factory=set)
+    applied_parked: list[PendingCartEvent] = field(default_factory=list)
+    newly_parked: dict[int, Envelope] = field(default_factory=dict)
+    moved: bool = False
+
+
+@dataclass
+class _Batch:
+    """What the events of a batch need beyond their carts: products and recorded prices."""
+
+    products: dict[str, Product]
+    prices: dict[str, dict[str, Any]]  # event id -> the detail the accept recorded
+    orders: list[tuple[Order, list[CartLine]]] = field(default_factory=list)
+
+
+def cart_projection_apply(*, items: Iterable[Item]) -> None:
+    """Apply each event if it is next in its cart's sequence; park it if it is early.
+
+    Runs inside the delivery's transaction (the carts stay locked until it commits).
+    """
+    by_cart: dict[str, list[Item]] = {}
+    for event, envelope in items:
+        by_cart.setdefault(str(event.cart_id), []).append((event, envelope))
+    carts = _lock_carts(by_cart)
+    for cart_id in by_cart.keys() - carts.keys():
+        logger.warning("events for unknown cart %s ignored", cart_id)
+    if not carts:
         return
-    if event.sequence <= cart.applied_sequence:
-        return  # already applied (a redelivery under another event id cannot happen)
-    if event.sequence > cart.applied_sequence + 1:
-        PendingCartEvent.objects.get_or_create(
-            cart=cart, sequence=event.sequence, defaults={"envelope": envelope.to_dict()}
-        )
-        logger.info(
-            "cart %s: event %d parked until %d arrives",
-            cart.pk,
-            event.sequence,
-            cart.applied_sequence + 1,
-        )
-        return
-    _apply(cart, event, envelope)
-    # Apply whatever was waiting for this one.
-    while True:
-        waiting = PendingCartEvent.objects.filter(
-            cart=cart, sequence=cart.applied_sequence + 1
-        ).first()
-        if waiting is None:
-            break
-        parked = Envelope.from_dict(waiting.envelope)
-        _apply(cart, from_envelope(parked), parked)
-        waiting.delete()
-    cart.save(update_fields=["applied_sequence", "last_event_id", "last_activity_at", "updated_at"])
+    for cart_id, state in carts.items():
+        state.candidates = [
+            *((*_parked_event(row), row) for row in state.parked.values()),
+            *((event, envelope, None) for event, envelope in by_cart[cart_id]),
+        ]
+    batch = _Batch(products=_products(carts.values()), prices=_recorded_details(carts.values()))
+    for state in carts.values():
+        _apply_cart(state, batch)
+    _write(carts.values(), batch)
 
 
-def _apply(cart: Cart, event: DomainEvent, envelope: Envelope) -> None:
-    _APPLIERS[type(event)](cart, event)
-    cart.applied_sequence = event.sequence
-    cart.last_event_id = envelope.id
-    if not isinstance(event, CartContactChanged):
-        cart.last_activity_at = envelope.time
+def _lock_carts(by_cart: dict[str, list[Item]]) -> dict[str, _CartState]:
+    """The carts of the batch, locked in id order (no deadlock between two batches), with
+    their lines and their parked events: three queries."""
+    carts = {
+        str(cart.pk): cart
+        for cart in Cart.objects.select_for_update().filter(pk__in=list(by_cart)).order_by("pk")
+    }
+    lines: dict[str, dict[str, CartLine]] = {cart_id: {} for cart_id in carts}
+    for line in CartLine.objects.filter(cart_id__in=list(carts)):
+        lines[str(line.cart_id)][line.sku] = line
+    parked: dict[str, dict[int, PendingCartEvent]] = {cart_id: {} for cart_id in carts}
+    for row in PendingCartEvent.objects.filter(cart_id__in=list(carts)):
+        parked[str(row.cart_id)][row.sequence] = row
+    return {
+        cart_id: _CartState(cart=cart, lines=lines[cart_id], parked=parked[cart_id])
+        for cart_id, cart in carts.items()
+    }
 
 
-def _apply_add(cart: Cart, event: ItemAddedToCart) -> None:
-    product = Product.objects.filter(sku=event.sku).first()
+def _products(states: Iterable[_CartState]) -> dict[str, Product]:
+    """The products the batch may need: those added, and, for a checkout, its cart's."""
+    skus: set[str] = set()
+    for state in states:
+        events = [event for event, _, _ in state.candidates]
+        skus |= {event.sku for event in events if isinstance(event, ItemAddedToCart)}
+        if any(isinstance(event, CartCheckedOut) for event in events):
+            skus |= state.lines.keys()
+    if not skus:
+        return {}
+    return {product.sku: product for product in Product.objects.filter(sku__in=skus)}
+
+
+def _recorded_details(states: Iterable[_CartState]) -> dict[str, dict[str, Any]]:
+    """The details the accepting requests recorded in the outbox for the batch's adds."""
+    ids = [
+        envelope.id
+        for state in states
+        for event, envelope, _ in state.candidates
+        if isinstance(event, ItemAddedToCart)
+    ]
+    if not ids:
+        return {}
+    rows = OutboxEvent.objects.filter(pk__in=ids).values_list("pk", "envelope")
+    return {str(pk): (envelope or {}).get("detail", {}) for pk, envelope in rows}
+
+
+def _apply_cart(state: _CartState, batch: _Batch) -> None:
+    cart = state.cart
+    waiting: dict[int, tuple[DomainEvent, Envelope, PendingCartEvent | None]] = {}
+    for event, envelope, row in state.candidates:  # parked ones first: a duplicate keeps its row
+        if event.sequence > cart.applied_sequence and event.sequence not in waiting:
+            waiting[event.sequence] = (event, envelope, row)
+    while cart.applied_sequence + 1 in waiting:
+        event, envelope, row = waiting.pop(cart.applied_sequence + 1)
+        _APPLIERS[type(event)](state, event, envelope, batch)
+        cart.applied_sequence = event.sequence
+        cart.last_event_id = envelope.id
+        if not isinstance(event, CartContactChanged):
+            cart.last_activity_at = envelope.time
+        state.moved = True
+        if row is not None:
+            state.applied_parked.append(row)
+    for sequence, (_event, envelope, row) in waiting.items():
+        if row is None:
+            state.newly_parked[sequence] = envelope
+            logger.info(
+                "cart %s: event %d parked until %d arrives",
+                cart.pk,
+                sequence,
+                cart.applied_sequence + 1,
+            )
+
+
+def _parked_event(row: PendingCartEvent) -> tuple[DomainEvent, Envelope]:
+    envelope = Envelope.from_dict(row.envelope)
+    return from_envelope(envelope), envelope
+
+
+def _apply_add(
+    state: _CartState, event: ItemAddedToCart, envelope: Envelope, batch: _Batch
+) -> None:
+    product = batch.products.get(event.sku)
     if product is None:
         return
-    line = CartLine.objects.filter(cart=cart, sku=event.sku).first()
+    recorded = batch.prices.get(envelope.id)
+    if recorded is None:
+        # No outbox row (pruned history, or a message that never went through our
+        # outbox): the catalog's price, never the message's.
+        logger.warning("event %s has no outbox row; the catalog price is used", envelope.id)
+        unit_price, currency = product.price, product.currency
+    else:
+        unit_price, currency = Decimal(recorded["unit_price"]), recorded["currency"]
+    line = state.lines.get(event.sku)
     current = line.quantity if line else 0
-    # The request checked the limit against the lines it saw; concurrent adds can still
-    # overshoot, so the projection clamps too.
+    # A line never exceeds what the product allows now (its stock may have fallen since
+    # the add was accepted against it).
     quantity = min(current + event.quantity, max(cart_line_limit(product=product), current))
     if line is None:
-        CartLine.objects.create(
-            cart=cart,
+        line = CartLine(
+            cart=state.cart,
             product=product,
             sku=event.sku,
             quantity=quantity,
-            unit_price=Decimal(event.unit_price),
-            currency=event.currency,
+            unit_price=unit_price,
+            currency=currency,
         )
+        state.lines[event.sku] = line
     else:
         line.quantity = quantity
-        line.unit_price = Decimal(event.unit_price)
-        line.save(update_fields=["quantity", "unit_price", "updated_at"])
+        line.unit_price = unit_price
+    state.changed.add(event.sku)
 
 
-def _apply_quantity(cart: Cart, event: CartItemQuantityChanged) -> None:
-    CartLine.objects.filter(cart=cart, sku=event.sku).update(quantity=event.quantity)
+def _apply_quantity(
+    state: _CartState, event: CartItemQuantityChanged, envelope: Envelope, batch: _Batch
+) -> None:
+    line = state.lines.get(event.sku)
+    if line is not None:
+        line.quantity = event.quantity
+        state.changed.add(event.sku)
 
 
-def _apply_remove(cart: Cart, event: CartItemRemoved) -> None:
-    CartLine.objects.filter(cart=cart, sku=event.sku).delete()
+def _apply_remove(
+    state: _CartState, event: CartItemRemoved, envelope: Envelope, batch: _Batch
+) -> None:
+    line = state.lines.pop(event.sku, None)
+    state.changed.discard(event.sku)
+    if line is not None and line.pk is not None:
+        state.removed.append(line)
 
 
-def _apply_checkout(cart: Cart, event: CartCheckedOut) -> None:
-    lines = list(cart.lines.select_related("product"))
-    order, created = Order.objects.get_or_create(
+def _apply_checkout(
+    state: _CartState, event: CartCheckedOut, envelope: Envelope, batch: _Batch
+) -> None:
+    cart = state.cart
+    lines = list(state.lines.values())
+    order = Order(
         id=event.order_id,
-        defaults={
-            "cart": cart,
-            "user_id": cart.user_id,
-            "email": cart.contact_email,
-            "currency": cart.currency,
-            "total": sum((line.line_total for line in lines), Decimal("0.00")),
-        },
+        cart=cart,
+        user_id=cart.user_id,
+        email=cart.contact_email,
+        currency=cart.currency,
+        total=sum((line.line_total for line in lines), Decimal("0.00")),
     )
-    if created:
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order,
-                product=line.product,
-                sku=line.sku,
-                name=line.product.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-            for line in lines
-        )
+    batch.orders.append((order, lines))
 
 
-def _apply_contact(cart: Cart, event: CartContactChanged) -> None:
+def _apply_contact(
+    state: _CartState, event: CartContactChanged, envelope: Envelope, batch: _Batch
+) -> None:
     """Contact details live on the cart row already; only the sequence moves."""
 
 
-_APPLIERS: dict[type[DomainEvent], Callable] = {
+_APPLIERS: dict[type[DomainEvent], Callable[..., None]] = {
     ItemAddedToCart: _apply_add,
     CartItemQuantityChanged: _apply_quantity,
     CartItemRemoved: _apply_remove,
     CartCheckedOut: _apply_checkout,
     CartContactChanged: _apply_contact,
 }
+
+
+def _write(states: Iterable[_CartState], batch: _Batch) -> None:
+    """Write the batch's changes back: a statement per kind of change, not per event."""
+    states = list(states)
+    now = timezone.now()
+    created, updated, removed = [], [], []
+    for state in states:
+        removed += state.removed
+        for sku in state.changed:
+            line = state.lines[sku]
+            line.updated_at = now
+            (updated if line.pk else created).append(line)
+    if removed:
+        CartLine.objects.filter(pk__in=[line.pk for line in removed]).delete()
+    if created:
+        CartLine.objects.bulk_create(created)
+    if updated:
+        CartLine.objects.bulk_update(updated, ["quantity", "unit_price", "updated_at"])
+    applied = [row.pk for state in states for row in state.applied_parked]
+    if applied:
+        PendingCartEvent.objects.filter(pk__in=applied).delete()
+    parked = [
+        PendingCartEvent(cart=state.cart, sequence=sequence, envelope=envelope.to_dict())
+        for state in states
+        for sequence, envelope in state.newly_parked.items()
+    ]
+    if parked:
+        PendingCartEvent.objects.bulk_create(parked, ignore_conflicts=True)
+    moved = [state.cart for state in states if state.moved]
+    for cart in moved:
+        cart.updated_at = now
+    if moved:
+        Cart.objects.bulk_update(
+            moved, ["applied_sequence", "last_event_id", "last_activity_at", "updated_at"]
+        )
+    for order, lines in batch.orders:
+        _create_order(order, lines, batch)
+
+
+def _create_order(order: Order, lines: list[CartLine], batch: _Batch) -> None:
+    if Order.objects.filter(Q(pk=order.pk) | Q(cart=order.cart)).exists():
+        return  # created by an earlier delivery of this checkout
+    order.save(force_insert=True)
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            product_id=line.product_id,
+            sku=line.sku,
+            name=batch.products[line.sku].name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in lines
+    )

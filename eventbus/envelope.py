@@ -13,6 +13,22 @@ class MalformedEnvelope(ValueError):
     """A message that is not an EventBridge event: it can never be delivered."""
 
 
+# The text fields of an envelope, each at most this long (ids, names and ARNs are short).
+_TEXT_FIELDS = ("id", "detail-type", "source", "account", "region", "version")
+_MAX_TEXT = 256
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise MalformedEnvelope(f"envelope {key} must be a string, got {type(value).__name__}")
+    if len(value) > _MAX_TEXT:
+        raise MalformedEnvelope(f"envelope {key} is longer than {_MAX_TEXT} characters")
+    if key in ("id", "detail-type", "source") and not value:
+        raise MalformedEnvelope(f"envelope {key} is empty")
+    return value
+
+
 def _format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -62,6 +78,8 @@ class Envelope:
 
     @classmethod
     def from_dict(cls, data: Any) -> Envelope:
+        """The envelope in ``data``, each field checked for its type: anything else
+        (whatever a bus or a person put on a queue) is a ``MalformedEnvelope``."""
         if not isinstance(data, dict):
             raise MalformedEnvelope(f"an envelope is a JSON object, got {type(data).__name__}")
         missing = [key for key in ("id", "detail-type", "source", "detail") if key not in data]
@@ -69,20 +87,27 @@ class Envelope:
             raise MalformedEnvelope(f"envelope lacks {', '.join(missing)}")
         if not isinstance(data["detail"], dict):
             raise MalformedEnvelope("envelope detail must be a JSON object")
+        text = {key: _text(data, key) for key in _TEXT_FIELDS}
+        resources = data.get("resources") or []
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise MalformedEnvelope("envelope resources must be a list of strings")
+        time = data.get("time")
+        if time is not None and not isinstance(time, str):
+            raise MalformedEnvelope(f"envelope time must be a string, got {type(time).__name__}")
         try:
-            moment = _parse_time(data["time"]) if data.get("time") else datetime.now(UTC)
-        except (TypeError, ValueError) as error:
-            raise MalformedEnvelope(f"envelope time is not ISO 8601: {data['time']!r}") from error
+            moment = _parse_time(time) if time else datetime.now(UTC)
+        except ValueError as error:
+            raise MalformedEnvelope(f"envelope time is not ISO 8601: {time!r}") from error
         return cls(
-            id=str(data["id"]),
-            detail_type=str(data["detail-type"]),
-            source=str(data["source"]),
+            id=text["id"],
+            detail_type=text["detail-type"],
+            source=text["source"],
             detail=data["detail"],
             time=moment,
-            account=str(data.get("account", "000000000000")),
-            region=str(data.get("region", "local")),
-            resources=tuple(data.get("resources") or ()),
-            version=str(data.get("version", "0")),
+            account=text["account"] or "000000000000",
+            region=text["region"] or "local",
+            resources=tuple(resources),
+            version=text["version"] or "0",
         )
 
     @classmethod

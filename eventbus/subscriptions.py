@@ -19,6 +19,8 @@ from eventbus.events import DomainEvent
 from eventbus.patterns import CompiledPattern, InvalidPattern, compile_pattern
 
 Handler = Callable[[DomainEvent, Envelope], None]
+# A batch subscription's handler: the (event, envelope) pairs delivered together.
+BatchHandler = Callable[[list[tuple[DomainEvent, Envelope]]], None]
 
 # Rule names allow [.-_A-Za-z0-9]{1,64}; SQS queue names are [-_A-Za-z0-9] and get a prefix
 # and a "-dlq" suffix, so the common ground is narrower.
@@ -29,13 +31,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 class Subscription:
     name: str
     pattern: dict[str, Any]
-    handler: Handler
+    handler: Handler | BatchHandler
     matcher: CompiledPattern
     description: str = ""
     # False: the handler commits its own steps (see delivery.dispatch).
     atomic: bool = True
     # detail-type -> the version the handler was written for (others: the latest).
     versions: Mapping[str, int] = field(default_factory=dict)
+    # True: the handler takes a list of (event, envelope) pairs, the events a transport
+    # delivered together, and handles them at once (see delivery.deliver_batch).
+    batch: bool = False
 
     def matches(self, event: dict[str, Any]) -> bool:
         return self.matcher.matches(event)
@@ -50,11 +55,14 @@ def subscribe(
     pattern: dict[str, Any],
     atomic: bool = True,
     versions: Mapping[str, int] | None = None,
-) -> Callable[[Handler], Handler]:
+    batch: bool = False,
+) -> Callable[[Any], Any]:
     """Register the decorated function as the handler of subscription ``name``.
 
     ``versions`` pins event types to the version the handler was written for
     (``{"CartReminderSent": 1}``); it gets every other type at its latest version.
+    ``batch=True``: the handler takes the list of ``(event, envelope)`` pairs delivered
+    together (a consumer that does a fixed amount of work per batch, not per event).
 
     Raises ImproperlyConfigured for a name AWS would refuse, an invalid pattern, or a name
     that another handler already uses.
@@ -68,8 +76,11 @@ def subscribe(
         matcher = compile_pattern(pattern)
     except InvalidPattern as error:
         raise ImproperlyConfigured(f"subscription {name!r}: invalid pattern: {error}") from error
+    if batch and not atomic:
+        # A handler that commits its own steps cannot share the batch's transaction.
+        raise ImproperlyConfigured(f"subscription {name!r}: a batch handler must be atomic")
 
-    def register(handler: Handler) -> Handler:
+    def register(handler: Any) -> Any:
         existing = _subscriptions.get(name)
         if existing is not None and _qualified_name(existing.handler) != _qualified_name(handler):
             raise ImproperlyConfigured(
@@ -86,6 +97,7 @@ def subscribe(
             description=description[0] if description else "",
             atomic=atomic,
             versions=dict(versions or {}),
+            batch=batch,
         )
         return handler
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from eventbus.backends.celery import deliver
+from eventbus.backends.celery import deliver, deliver_batch
 from eventbus.relay import sweep_outbox as sweep_outbox_service
 from eventbus.retention import prune_bus_records as prune_bus_records_service
 from eventbus.scheduling import publish_due_scheduled_events as publish_due_service
 
-__all__ = ["deliver", "prune_bus_records", "publish_due_scheduled_events", "sweep_outbox"]
+__all__ = [
+    "deliver",
+    "deliver_batch",
+    "prune_bus_records",
+    "publish_due_scheduled_events",
+    "sweep_outbox",
+]
 
 
 @shared_task(name="eventbus.sweep_outbox", ignore_result=True)

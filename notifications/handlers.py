@@ -8,7 +8,7 @@ from eventbus.events import DomainEvent
 from eventbus.subscriptions import subscribe
 from notifications.events import CartReminderDue
 from notifications.mailer import reminder_send_due
-from notifications.policy import reminder_policy_apply
+from notifications.policy import reminder_policy_apply_batch
 
 POLICY_EVENTS = [*LINE_EVENTS, "CartCheckedOut", "CartContactChanged"]
 
@@ -16,10 +16,11 @@ POLICY_EVENTS = [*LINE_EVENTS, "CartCheckedOut", "CartContactChanged"]
 @subscribe(
     name="reminder-policy",
     pattern={"source": ["shop.cart"], "detail-type": POLICY_EVENTS},
+    batch=True,
 )
-def apply_reminder_policy(event: DomainEvent, envelope: Envelope) -> None:
+def apply_reminder_policy(items: list[tuple[DomainEvent, Envelope]]) -> None:
     """Schedules, pushes out or cancels a cart's abandoned-cart reminder."""
-    reminder_policy_apply(event=event, envelope=envelope)
+    reminder_policy_apply_batch(items=items)
 
 
 # atomic=False: the mailer commits a claim before sending (at most one email); see

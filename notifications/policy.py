@@ -1,5 +1,10 @@
 """The reminder policy: keeps one pending reminder per abandoned cart, due a while after the
-cart's last change, and cancels it when the cart no longer qualifies."""
+cart's last change, and cancels it when the cart no longer qualifies.
+
+It takes cart events in batches and only needs each cart's newest event: the decision
+rests on the cart's current state, which the newest event reflects, so a batch costs a
+fixed number of queries per cart however many events each cart had in it.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +52,19 @@ def _recovery_record(*, cart: Any, order_id: str, at: datetime) -> None:
         clicked.recovered_order_id = order_id
         clicked.save(update_fields=["recovered_at", "recovered_order_id", "updated_at"])
         logger.info("cart %s recovered by reminder %s (order %s)", cart.pk, clicked.pk, order_id)
+
+
+def reminder_policy_apply_batch(*, items: list[tuple[DomainEvent, Envelope]]) -> None:
+    """Apply the policy to the newest event of each cart in ``items``."""
+    newest: dict[str, tuple[DomainEvent, Envelope]] = {}
+    for event, envelope in items:
+        current = newest.get(str(event.cart_id))
+        if current is None or event.sequence > current[0].sequence:
+            newest[str(event.cart_id)] = (event, envelope)
+    # In cart order, the order every writer locks carts in (no deadlocks between batches).
+    for cart_id in sorted(newest):
+        event, envelope = newest[cart_id]
+        reminder_policy_apply(event=event, envelope=envelope)
 
 
 @transaction.atomic

@@ -19,10 +19,19 @@ from typing import Any
 from django.db import close_old_connections, connection
 
 from eventbus.aws.backend import envelope_from_message, eventbridge_backend
-from eventbus.delivery import Outcome, Result, deliver
+from eventbus.delivery import Outcome, Result, deliver_batch
 from eventbus.subscriptions import get_subscription
 
 logger = logging.getLogger(__name__)
+
+
+def _receive_count(message: dict[str, Any]) -> int:
+    """The message's delivery attempt: how often SQS has handed it out (1 if unreadable)."""
+    try:
+        return max(1, int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        return 1
+
 
 MAX_MESSAGES_PER_RECEIVE = 10  # SQS's limit
 # SQS caps a message's visibility timeout at 12 hours.
@@ -78,11 +87,31 @@ class QueueConsumer:
         self.report.add(received=len(messages))
         return messages
 
-    def process(self, messages: Iterable[dict[str, Any]]) -> None:
-        """Handle every message in hand, then delete the ones that are done with."""
-        done = [message for message in messages if self.handle(message)]
-        for start in range(0, len(done), MAX_MESSAGES_PER_RECEIVE):
-            chunk = done[start : start + MAX_MESSAGES_PER_RECEIVE]
+    def process(self, messages: list[dict[str, Any]]) -> None:
+        """Deliver the messages of one receive together, then delete the ones that are done
+        with and set the others' visibility (their backoff, or 0 for the DLQ)."""
+        outcomes = deliver_batch(
+            self.subscription_name,
+            [(message.get("Body", ""), _receive_count(message)) for message in messages],
+            parse=envelope_from_message,
+            transport_dead_letters=True,
+        )
+        done = []
+        for message, outcome in zip(messages, outcomes, strict=True):
+            self._count(outcome)
+            if outcome.done:
+                done.append(message)
+            elif outcome.result is Result.RETRY:
+                self._set_visibility(message, round(outcome.retry_after))
+            else:
+                # Its last attempt failed: visible again at once, so the next receive makes
+                # SQS's redrive policy move it to the dead-letter queue.
+                self._set_visibility(message, 0)
+        self._delete(done)
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), MAX_MESSAGES_PER_RECEIVE):
+            chunk = messages[start : start + MAX_MESSAGES_PER_RECEIVE]
             response = self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
@@ -91,27 +120,8 @@ class QueueConsumer:
                 ],
             )
             for failure in response.get("Failed", []):
-                # The message comes back and is a duplicate then: dispatch() skips it.
+                # The message comes back and is a duplicate then: delivery skips it.
                 logger.warning("%s: delete failed: %s", self.subscription_name, failure)
-
-    def handle(self, message: dict[str, Any]) -> bool:
-        """Deliver one message; True when it should be deleted from the queue."""
-        attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        outcome = deliver(
-            self.subscription_name,
-            message.get("Body", ""),
-            attempt=attempt,
-            parse=envelope_from_message,
-            transport_dead_letters=True,
-        )
-        self._count(outcome)
-        if outcome.result is Result.RETRY:
-            self._set_visibility(message, round(outcome.retry_after))
-        elif not outcome.done:
-            # Its last attempt failed: visible again at once, so the next receive makes
-            # SQS's redrive policy move it to the dead-letter queue.
-            self._set_visibility(message, 0)
-        return outcome.done
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.result is Result.HANDLED:

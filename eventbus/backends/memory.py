@@ -1,8 +1,10 @@
 """In-memory backend for unit tests: records what was published, delivers on request.
 
-Its retry mechanism is a list: a delivery the failure policy retries is tried again on a
-later pass of :meth:`InMemoryBackend.deliver_published` (without waiting its delay, which
-is kept in ``retries`` for tests to look at).
+Like the real transports it delivers in batches (each subscription gets the envelopes of a
+pass together) and only translates outcomes. Its retry mechanism is a list: a delivery the
+failure policy retries is tried again on a later pass of
+:meth:`InMemoryBackend.deliver_published`, without waiting its delay (kept in ``retries``
+for tests to look at).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eventbus.backend import EventBusBackend, PublishResult
-from eventbus.delivery import Outcome, Result, deliver, dispatch
+from eventbus.delivery import Outcome, Result, deliver_batch, dispatch
 from eventbus.envelope import Envelope
 from eventbus.subscriptions import matching_subscriptions
 
@@ -44,23 +46,29 @@ class InMemoryBackend(EventBusBackend):
         retries that are owed; returns how many deliveries were attempted."""
         count = 0
         while self._delivered < len(self.published) or self._due:
-            if self._delivered < len(self.published):
-                envelope = self.published[self._delivered]
-                self._delivered += 1
+            # Each subscription gets this pass's envelopes as one batch, in publish order.
+            batches: dict[str, list[tuple[Envelope, int]]] = {}
+            for envelope in self.published[self._delivered :]:
                 for subscription in matching_subscriptions(envelope.to_dict()):
-                    self._attempt(subscription.name, envelope, 1)
-                    count += 1
-            else:
-                retry = self._due.pop(0)
-                self._attempt(retry.subscription_name, retry.envelope, retry.attempt)
-                count += 1
+                    batches.setdefault(subscription.name, []).append((envelope, 1))
+            self._delivered = len(self.published)
+            for retry in self._due:
+                batches.setdefault(retry.subscription_name, []).append(
+                    (retry.envelope, retry.attempt)
+                )
+            self._due = []
+            for name, batch in batches.items():
+                count += len(batch)
+                for (envelope, attempt), outcome in zip(
+                    batch, deliver_batch(name, batch), strict=True
+                ):
+                    self._translate(name, envelope, attempt, outcome)
         return count
 
-    def _attempt(self, subscription_name: str, envelope: Envelope, attempt: int) -> None:
-        outcome = deliver(subscription_name, envelope, attempt=attempt)
-        self.outcomes.append((subscription_name, outcome))
+    def _translate(self, name: str, envelope: Envelope, attempt: int, outcome: Outcome) -> None:
+        self.outcomes.append((name, outcome))
         if outcome.result is Result.RETRY:
-            retry = PendingRetry(subscription_name, envelope, attempt + 1, outcome.retry_after)
+            retry = PendingRetry(name, envelope, attempt + 1, outcome.retry_after)
             self.retries.append(retry)
             self._due.append(retry)
 

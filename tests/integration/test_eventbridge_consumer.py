@@ -219,17 +219,17 @@ def test_replaying_to_one_subscription_goes_through_its_queue(meter_queue):
 def test_a_stop_finishes_the_messages_in_hand(meter_queue):
     publish_meters(1, 2, 3)
     stop = threading.Event()
-    original = QueueConsumer.handle
+    original = QueueConsumer.process
 
-    def handle_then_stop(self, message):
-        stop.set()  # as SIGTERM does, while the first message is being handled
-        return original(self, message)
+    def process_then_stop(self, messages):
+        stop.set()  # as SIGTERM does, while the messages received are being handled
+        return original(self, messages)
 
-    QueueConsumer.handle = handle_then_stop
+    QueueConsumer.process = process_then_stop
     try:
         report = consume([SUBSCRIPTION], wait_seconds=1, stop=stop)
     finally:
-        QueueConsumer.handle = original
+        QueueConsumer.process = original
 
     assert sorted(handled) == [1, 2, 3]
     assert report.received == 3

@@ -34,8 +34,11 @@ class Cart(models.Model):
     # Contact for abandoned-cart reminders (a guest's own; a user's comes from the account).
     email = models.EmailField(blank=True)
     consent = models.BooleanField(default=False)
-    # Command side: the sequence number of the last accepted event.
+    # Command side: the sequence number of the last accepted event, and each line's
+    # quantity as accepted, which the next command is checked against (the projection's
+    # lines may lag behind).
     accepted_sequence = models.PositiveIntegerField(default=0)
+    accepted_lines = models.JSONField(default=dict, blank=True)
     # Projection side: the last event applied, in sequence order.
     applied_sequence = models.PositiveIntegerField(default=0)
     last_event_id = models.CharField(max_length=64, blank=True)

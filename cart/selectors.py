@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 
 from cart.models import Cart, CartLine
@@ -15,16 +15,26 @@ from shop.models import Product
 SESSION_KEY = "cart_id"
 
 
-def cart_get_for_request(*, request: HttpRequest) -> Cart | None:
-    """The caller's open cart, or None. Only the session or the user reaches a cart:
-    no cart id from the request is ever trusted."""
+def carts_of_request(*, request: HttpRequest) -> QuerySet[Cart] | None:
+    """The caller's open cart as a query (None: a guest without one). Only the session or
+    the user reaches a cart: no cart id from the request is ever trusted. The one rule of
+    who reaches which cart, for reads and for the commands that lock it."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return Cart.objects.filter(user=user, status=Cart.Status.OPEN).first()
+        return Cart.objects.filter(user=user, status=Cart.Status.OPEN)
     cart_id = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     if not cart_id:
         return None
-    return Cart.objects.filter(pk=cart_id, user__isnull=True, status=Cart.Status.OPEN).first()
+    return Cart.objects.filter(pk=cart_id, user__isnull=True, status=Cart.Status.OPEN)
+
+
+def cart_get_for_request(*, request: HttpRequest, lock: bool = False) -> Cart | None:
+    """The caller's open cart, or None; with ``lock``, locked for the rest of the
+    transaction (one statement either way)."""
+    carts = carts_of_request(request=request)
+    if carts is None:
+        return None
+    return (carts.select_for_update() if lock else carts).first()
 
 
 def cart_lock(*, cart_id: object) -> Cart | None:
@@ -40,17 +50,6 @@ def cart_lines(*, cart: Cart) -> QuerySet[CartLine]:
 
 def cart_has_lines(*, cart: Cart) -> bool:
     return cart.lines.exists()
-
-
-def cart_line_quantity(*, cart: Cart, sku: str) -> int:
-    line = cart.lines.filter(sku=sku).only("quantity").first()
-    return line.quantity if line else 0
-
-
-def cart_line_usage(*, cart: Cart, sku: str) -> tuple[int, int]:
-    """(quantity of ``sku`` in the cart, number of lines), in one query: the add path's check."""
-    usage = cart.lines.aggregate(quantity=Sum("quantity", filter=Q(sku=sku)), lines=Count("id"))
-    return usage["quantity"] or 0, usage["lines"]
 
 
 def cart_line_limit(*, product: Product) -> int:

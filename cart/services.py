@@ -1,11 +1,15 @@
 """Cart commands: look up, validate, hand out the next sequence number, publish the event.
 
 The ``*_for_request`` commands are what the API and the pages call: each is one
-transaction that finds (or creates) the caller's cart, looks up the product and runs the
-cart command, so a refused command leaves nothing behind. The cart commands below them
-never touch cart lines: the projection (:mod:`cart.projection`) builds lines from events.
-Refusals are Django ``ValidationError``s (field errors where a field is to blame), which
-the API's exception handler and the pages' messages show as they are.
+transaction that locks the caller's cart (or creates it), checks the command against the
+cart's *accepted* state (the quantity of each line as accepted, kept on the cart row with
+its sequence: the projection's lines may lag behind), saves that state and writes the
+event to the outbox. That is three statements and the commit for a returning shopper:
+the lock, the update and the outbox insert; products come from the catalog cache. A
+refused command leaves nothing behind. The projection (:mod:`cart.projection`) builds the
+lines shoppers see from the events. Refusals are Django ``ValidationError``s (field errors
+where a field is to blame), which the API's exception handler and the pages' messages
+show as they are.
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest
 
 from cart.events import (
     CartCheckedOut,
@@ -28,16 +31,11 @@ from cart.events import (
     ItemAddedToCart,
 )
 from cart.models import Cart
-from cart.selectors import (
-    SESSION_KEY,
-    cart_get_for_request,
-    cart_line_limit,
-    cart_line_quantity,
-    cart_line_usage,
-)
+from cart.selectors import SESSION_KEY, cart_get_for_request, cart_line_limit
 from eventbus.envelope import Envelope
 from eventbus.outbox import publish
 from shop.models import Product
+from shop.selectors import product_get_cached
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,15 @@ def cart_item_add_for_request(*, request: HttpRequest, sku: str, quantity: int) 
     A new cart and its first event commit together: one durable commit per add, and a
     refused add leaves no empty cart behind.
     """
+    product = product_get_cached(sku=sku)
+    if product is None:
+        raise ValidationError({"sku": f"Unknown product {sku!r}."})
     with transaction.atomic():
-        product = Product.objects.filter(sku=sku).first()
-        if product is None:
-            raise ValidationError({"sku": f"Unknown product {sku!r}."})
-        cart = cart_get_or_create_for_request(request=request)
-        envelope = cart_item_add(cart=cart, product=product, quantity=quantity)
+        cart = cart_get_for_request(request=request, lock=True)
+        if cart is None:
+            envelope, cart = _add_to_new_cart(request, product, quantity)
+        else:
+            envelope = _add(cart, product, quantity)
     cart_session_bind(request=request, cart=cart)
     return Accepted(envelope, cart, product)
 
@@ -78,29 +79,34 @@ def cart_item_quantity_set_for_request(
 ) -> Accepted:
     """Set the quantity of the caller's line of ``sku`` (0 removes it); 404 for a product
     that is not on sale: the line the caller names cannot exist."""
+    product = product_get_cached(sku=sku)
+    if product is None or not product.active:
+        raise Http404("No such product.")
     with transaction.atomic():
-        product = get_object_or_404(Product.objects.active(), sku=sku)
         cart = _existing_cart(request)
         envelope = cart_item_quantity_set(cart=cart, product=product, quantity=quantity)
-        return Accepted(envelope, cart, product)
+    return Accepted(envelope, cart, product)
 
 
 def cart_item_remove_for_request(*, request: HttpRequest, sku: str) -> Accepted:
     """Remove the caller's line of ``sku`` (404 for a product that does not exist)."""
+    product = product_get_cached(sku=sku)
+    if product is None:
+        raise Http404("No such product.")
     with transaction.atomic():
-        product = get_object_or_404(Product, sku=sku)
         cart = _existing_cart(request)
-        return Accepted(cart_item_remove(cart=cart, product=product), cart, product)
+        envelope = cart_item_remove(cart=cart, product=product)
+    return Accepted(envelope, cart, product)
 
 
 def cart_checkout_for_request(*, request: HttpRequest) -> Accepted:
     """Check out the caller's cart: the projection turns its lines into an order."""
     with transaction.atomic():
-        cart = cart_get_for_request(request=request)
+        cart = cart_get_for_request(request=request, lock=True)
         if cart is None:
             raise ValidationError("Your cart is empty.", code="cart_empty")
         envelope, order_id = cart_checkout(cart=cart)
-        return Accepted(envelope, cart, order_id=order_id)
+    return Accepted(envelope, cart, order_id=order_id)
 
 
 def cart_contact_set_for_request(*, request: HttpRequest, email: str, consent: bool) -> Accepted:
@@ -108,74 +114,115 @@ def cart_contact_set_for_request(*, request: HttpRequest, email: str, consent: b
     if not request.user.is_authenticated and consent and not email:
         raise ValidationError({"email": "An address is needed to send reminders."})
     with transaction.atomic():
-        cart = cart_get_or_create_for_request(request=request)
+        cart = cart_get_for_request(request=request, lock=True)
+        if cart is None:
+            cart = _new_cart(request)
+            _save_new(cart)
         envelope = cart_contact_set(cart=cart, email=email, consent=consent)
     cart_session_bind(request=request, cart=cart)
     return Accepted(envelope, cart)
 
 
 def _existing_cart(request: HttpRequest) -> Cart:
-    cart = cart_get_for_request(request=request)
+    cart = cart_get_for_request(request=request, lock=True)
     if cart is None:
         raise ValidationError({"sku": "Your cart is empty."})
     return cart
+
+
+def _new_cart(request: HttpRequest) -> Cart:
+    """A cart for the caller, not saved yet."""
+    return Cart(user=request.user if request.user.is_authenticated else None)
+
+
+def _save_new(cart: Cart) -> Cart:
+    """Insert a new cart. A user's second open cart is refused by the database (a
+    concurrent request created one first): then that one, locked, is the caller's."""
+    if cart.user_id is None:
+        cart.save(force_insert=True)
+        return cart
+    try:
+        with transaction.atomic():  # a savepoint: the refusal must not end the transaction
+            cart.save(force_insert=True)
+        return cart
+    except IntegrityError:
+        return Cart.objects.select_for_update().get(user_id=cart.user_id, status=Cart.Status.OPEN)
+
+
+def _add_to_new_cart(
+    request: HttpRequest, product: Product, quantity: int
+) -> tuple[Envelope, Cart]:
+    cart = _new_cart(request)
+    if cart.user_id is not None:
+        cart = _save_new(cart)  # or the cart a concurrent request just created
+        return _add(cart, product, quantity), cart
+    # A guest's first add: the cart row is inserted with its first event's state at once.
+    _check_add(cart, product, quantity)
+    _accept(cart, product.sku, quantity)
+    cart.save(force_insert=True)
+    return _publish_add(cart, product, quantity), cart
 
 
 def cart_get_or_create_for_request(*, request: HttpRequest) -> Cart:
     """The caller's open cart, created (for the user, or for a guest) if needed; a new
     guest cart still has to be bound to the session (:func:`cart_session_bind`)."""
     cart = cart_get_for_request(request=request)
-    if cart is not None:
-        return cart
-    user = request.user if request.user.is_authenticated else None
-    if user is not None:
-        try:
-            with transaction.atomic():
-                return Cart.objects.create(user=user)
-        except IntegrityError:  # a concurrent request created it first
-            return Cart.objects.get(user=user, status=Cart.Status.OPEN)
-    return Cart.objects.create()
+    return cart if cart is not None else _save_new(_new_cart(request))
 
 
 def cart_session_bind(*, request: HttpRequest, cart: Cart) -> None:
     """Remember a guest's cart in their session. Called once the cart's transaction has
-    succeeded, so a refused first command leaves the session as it was."""
+    succeeded, so a refused first command leaves the session as it was; a returning
+    guest's session is not written again."""
     if cart.user_id is None and request.session.get(SESSION_KEY) != str(cart.pk):
         request.session[SESSION_KEY] = str(cart.pk)
 
 
-# --- Commands on a cart ----------------------------------------------------------------------
+# --- Commands on a locked cart ---------------------------------------------------------------
 
 
-def _take_sequence(cart: Cart, **changes: object) -> Cart:
-    """Lock the open cart, take its next sequence number (per-cart order of events) and
-    save it with ``changes``; returns the locked, updated cart."""
-    locked = Cart.objects.select_for_update().get(pk=cart.pk)
-    if locked.status != Cart.Status.OPEN:
-        raise ValidationError("This cart is closed.", code="cart_closed")
-    locked.accepted_sequence += 1
-    for field, value in changes.items():
-        setattr(locked, field, value)
-    locked.save(update_fields=["accepted_sequence", *changes, "updated_at"])
-    return locked
-
-
-# savepoint=False: inside a caller's transaction a refusal rolls back the caller too, which
-# is what a request wants, and costs no SAVEPOINT round trips.
-@transaction.atomic(savepoint=False)
-def cart_item_add(*, cart: Cart, product: Product, quantity: int) -> Envelope:
+def _check_add(cart: Cart, product: Product, quantity: int) -> None:
+    """Refuse an add that the cart's accepted state does not allow."""
     if not product.active:
         raise ValidationError({"sku": "This product is not available."})
-    current, lines = cart_line_usage(cart=cart, sku=product.sku)
+    current = cart.accepted_lines.get(product.sku, 0)
     limit = cart_line_limit(product=product)
     if current + quantity > limit:
         room = max(limit - current, 0)
         raise ValidationError(
             {"quantity": f"At most {limit} per order line; you can add {room} more."}
         )
-    if current == 0 and lines >= settings.CART_MAX_LINES:
+    if current == 0 and len(cart.accepted_lines) >= settings.CART_MAX_LINES:
         raise ValidationError({"sku": f"A cart holds at most {settings.CART_MAX_LINES} lines."})
-    cart = _take_sequence(cart)
+
+
+def _accept(cart: Cart, sku: str, quantity: int | None) -> None:
+    """Take the cart's next sequence number with its line of ``sku`` at ``quantity`` (None:
+    the line goes), in memory: the caller saves the cart."""
+    if cart.status != Cart.Status.OPEN:
+        raise ValidationError("This cart is closed.", code="cart_closed")
+    cart.accepted_sequence += 1
+    lines = dict(cart.accepted_lines)
+    if quantity is None:
+        lines.pop(sku, None)
+    else:
+        lines[sku] = quantity
+    cart.accepted_lines = lines
+
+
+def _save_accepted(cart: Cart, *fields: str) -> None:
+    cart.save(update_fields=["accepted_sequence", "accepted_lines", *fields, "updated_at"])
+
+
+def _add(cart: Cart, product: Product, quantity: int) -> Envelope:
+    """Add to a locked, saved cart."""
+    _check_add(cart, product, quantity)
+    _accept(cart, product.sku, cart.accepted_lines.get(product.sku, 0) + quantity)
+    _save_accepted(cart)
+    return _publish_add(cart, product, quantity)
+
+
+def _publish_add(cart: Cart, product: Product, quantity: int) -> Envelope:
     return publish(
         ItemAddedToCart(
             cart_id=str(cart.pk),
@@ -188,6 +235,23 @@ def cart_item_add(*, cart: Cart, product: Product, quantity: int) -> Envelope:
     )
 
 
+def _locked(cart: Cart) -> Cart:
+    """``cart`` locked for this transaction, as it is now."""
+    return Cart.objects.select_for_update().get(pk=cart.pk)
+
+
+@transaction.atomic(savepoint=False)
+def cart_item_add(*, cart: Cart, product: Product, quantity: int) -> Envelope:
+    """Add ``quantity`` of ``product`` to ``cart``."""
+    return _add(_locked(cart), product, quantity)
+
+
+# The commands below expect ``cart`` locked by the caller's transaction (as
+# ``cart_get_for_request(lock=True)`` returns it). savepoint=False: inside the caller's
+# transaction a refusal rolls back the caller too, which is what a request wants, and
+# costs no SAVEPOINT round trips.
+
+
 @transaction.atomic(savepoint=False)
 def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> Envelope:
     """Set a line's quantity; 0 removes the line."""
@@ -196,7 +260,10 @@ def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> En
     limit = cart_line_limit(product=product)
     if quantity > limit:
         raise ValidationError({"quantity": f"At most {limit} of this product per order."})
-    cart = _take_sequence(cart)
+    in_cart = product.sku in cart.accepted_lines
+    # A line that is not in the cart stays out of it (the projection ignores the event too).
+    _accept(cart, product.sku, quantity if in_cart else None)
+    _save_accepted(cart)
     return publish(
         CartItemQuantityChanged(
             cart_id=str(cart.pk),
@@ -209,7 +276,8 @@ def cart_item_quantity_set(*, cart: Cart, product: Product, quantity: int) -> En
 
 @transaction.atomic(savepoint=False)
 def cart_item_remove(*, cart: Cart, product: Product) -> Envelope:
-    cart = _take_sequence(cart)
+    _accept(cart, product.sku, None)
+    _save_accepted(cart)
     return publish(
         CartItemRemoved(cart_id=str(cart.pk), sequence=cart.accepted_sequence, sku=product.sku)
     )
@@ -218,9 +286,13 @@ def cart_item_remove(*, cart: Cart, product: Product) -> Envelope:
 @transaction.atomic(savepoint=False)
 def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
     """Close the cart and publish CartCheckedOut; the projection turns it into an order."""
-    if cart.pending_events == 0 and not cart.lines.exists():
+    if not cart.accepted_lines:
         raise ValidationError("Your cart is empty.", code="cart_empty")
-    cart = _take_sequence(cart, status=Cart.Status.CHECKED_OUT)
+    if cart.status != Cart.Status.OPEN:
+        raise ValidationError("This cart is closed.", code="cart_closed")
+    cart.accepted_sequence += 1
+    cart.status = Cart.Status.CHECKED_OUT
+    cart.save(update_fields=["accepted_sequence", "status", "updated_at"])
     order_id = str(uuid.uuid4())
     envelope = publish(
         CartCheckedOut(cart_id=str(cart.pk), sequence=cart.accepted_sequence, order_id=order_id)
@@ -231,9 +303,13 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
 @transaction.atomic(savepoint=False)
 def cart_contact_set(*, cart: Cart, email: str, consent: bool) -> Envelope:
     """Set where reminders go and whether they may be sent (a user's address is the account's)."""
+    if cart.status != Cart.Status.OPEN:
+        raise ValidationError("This cart is closed.", code="cart_closed")
     if cart.user_id is not None:
         email = cart.user.email
-    cart = _take_sequence(cart, email=email, consent=consent)
+    cart.accepted_sequence += 1
+    cart.email, cart.consent = email, consent
+    cart.save(update_fields=["accepted_sequence", "email", "consent", "updated_at"])
     return publish(
         CartContactChanged(
             cart_id=str(cart.pk), sequence=cart.accepted_sequence, email=email, consent=consent
@@ -243,25 +319,24 @@ def cart_contact_set(*, cart: Cart, email: str, consent: bool) -> Envelope:
 
 @transaction.atomic
 def cart_merge_guest_into_user(*, guest_cart: Cart, user: AbstractBaseUser) -> Cart | None:
-    """On login: replay the guest cart's lines as adds to the user's cart, close the guest's."""
-    guest_cart = Cart.objects.select_for_update().get(pk=guest_cart.pk)
+    """On login: replay the guest cart's accepted lines as adds to the user's cart (as much
+    of each as the line limit allows), and close the guest's."""
+    guest_cart = _locked(guest_cart)
     if guest_cart.status != Cart.Status.OPEN or guest_cart.user_id is not None:
         return None
-    lines = list(guest_cart.lines.select_related("product"))
     guest_cart.status = Cart.Status.MERGED
     guest_cart.save(update_fields=["status", "updated_at"])
-    if not lines:
+    if not guest_cart.accepted_lines:
         return None
-    user_cart = Cart.objects.filter(user=user, status=Cart.Status.OPEN).first()
+    user_cart = Cart.objects.select_for_update().filter(user=user, status=Cart.Status.OPEN).first()
     if user_cart is None:
-        user_cart = Cart.objects.create(
-            user=user, email=guest_cart.email, consent=guest_cart.consent
-        )
-    for line in lines:
-        room = cart_line_limit(product=line.product) - cart_line_quantity(
-            cart=user_cart, sku=line.sku
-        )
-        quantity = min(line.quantity, room)
-        if quantity > 0 and line.product.active:
-            cart_item_add(cart=user_cart, product=line.product, quantity=quantity)
+        user_cart = _save_new(Cart(user=user, email=guest_cart.email, consent=guest_cart.consent))
+    products = Product.objects.in_bulk(list(guest_cart.accepted_lines), field_name="sku")
+    for sku, quantity in guest_cart.accepted_lines.items():
+        product = products.get(sku)
+        if product is None or not product.active:
+            continue
+        room = cart_line_limit(product=product) - user_cart.accepted_lines.get(sku, 0)
+        if min(quantity, room) > 0:
+            _add(user_cart, product, min(quantity, room))
     return user_cart

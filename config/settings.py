@@ -102,6 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Sessions are read from the cache and kept in the database: a returning shopper's request
+# costs no query for its session, and a restarted cache loses none.
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -303,6 +306,8 @@ SHOP_SEARCH_CONFIG = env.str("SHOP_SEARCH_CONFIG", default="english")
 # Widths (px) of the product image renditions made with Pillow for srcset (never upscaled).
 SHOP_IMAGE_WIDTHS = (160, 320, 480)
 CART_MAX_QUANTITY = env.int("CART_MAX_QUANTITY", default=10)
+# How long a product may be served from the cache at most (a change forgets it at once).
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 # Adds per user (or client address) and period; DRF's rate syntax ("120/min").
 CART_ADD_THROTTLE_RATE = env.str("CART_ADD_THROTTLE_RATE", default="120/min")

@@ -23,6 +23,10 @@ class Category(models.Model):
         return self.name
 
 
+# What a sku may be made of (product codes go into URLs and cache keys).
+SKU_CHARACTERS = "A-Z0-9-"
+
+
 class ProductQuerySet(models.QuerySet["Product"]):
     def active(self) -> ProductQuerySet:
         return self.filter(active=True)
@@ -32,7 +36,9 @@ class Product(models.Model):
     sku = models.CharField(
         max_length=32,
         unique=True,
-        validators=[RegexValidator(r"^[A-Z0-9-]+$", "Use capital letters, digits and '-'.")],
+        validators=[
+            RegexValidator(rf"^[{SKU_CHARACTERS}]+$", "Use capital letters, digits and '-'.")
+        ],
     )
     slug = models.SlugField(max_length=120, unique=True)
     name = models.CharField(max_length=120)

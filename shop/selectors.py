@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.db.models import QuerySet
 
-from shop.models import Category, Product
+from shop.models import SKU_CHARACTERS, Category, Product
 from shop.search import products_matching, search_terms
 
 
@@ -53,5 +57,28 @@ def category_list() -> QuerySet[Category]:
     return Category.objects.filter(products__active=True).distinct()
 
 
-def product_get_active(*, sku: str) -> Product | None:
-    return Product.objects.active().filter(sku=sku).first()
+def _product_cache_key(sku: str) -> str:
+    return f"shop:product:{sku}"
+
+
+_SKU = re.compile(rf"[{SKU_CHARACTERS}]{{1,{Product._meta.get_field('sku').max_length}}}")
+_MISSING = "missing"  # cached too: a made-up sku costs one query, not one per request
+
+
+def product_get_cached(*, sku: str) -> Product | None:
+    """The product ``sku`` (on sale or not) from the shared cache, read from the database
+    on a miss. Saving or deleting a product forgets its entry (``shop.receivers``), and
+    entries expire after ``CATALOG_CACHE_SECONDS`` in case a cache misses an invalidation
+    (a per-process cache in a multi-process deployment)."""
+    if not _SKU.fullmatch(sku):  # no such product, and no key to put in a cache
+        return None
+    key = _product_cache_key(sku)
+    product = cache.get(key)
+    if product is None:
+        product = Product.objects.filter(sku=sku).first() or _MISSING
+        cache.set(key, product, settings.CATALOG_CACHE_SECONDS)
+    return None if product == _MISSING else product
+
+
+def product_cache_forget(*, sku: str) -> None:
+    cache.delete(_product_cache_key(sku))

@@ -34,7 +34,7 @@ from cart.selectors import cart_line_limit
 from eventbus.conversion import from_envelope
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
-from eventbus.models import OutboxEvent
+from eventbus.outbox import recorded_details
 from shop.models import Product
 
 logger = logging.getLogger(__name__)
@@ -133,10 +133,7 @@ def _recorded_details(states: Iterable[_CartState]) -> dict[str, dict[str, Any]]
         for event, envelope, _ in state.candidates
         if isinstance(event, ItemAddedToCart)
     ]
-    if not ids:
-        return {}
-    rows = OutboxEvent.objects.filter(pk__in=ids).values_list("pk", "envelope")
-    return {str(pk): (envelope or {}).get("detail", {}) for pk, envelope in rows}
+    return recorded_details(ids) if ids else {}
 
 
 def _apply_cart(state: _CartState, batch: _Batch) -> None:

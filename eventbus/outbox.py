@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -55,6 +56,14 @@ def store_envelopes(envelopes: Sequence[Envelope]) -> None:
         for envelope in envelopes
     ]
     OutboxEvent.objects.bulk_create(rows, batch_size=1000)
+
+
+def recorded_details(event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The details the outbox recorded for ``event_ids``, by id: what the accepting
+    transaction wrote, for a consumer that must not trust a message's copy (a price, say).
+    Events whose rows were pruned (``EVENT_RETENTION``) or never existed are missing."""
+    rows = OutboxEvent.objects.filter(pk__in=list(event_ids)).values_list("pk", "envelope")
+    return {str(pk): (envelope or {}).get("detail", {}) for pk, envelope in rows}
 
 
 # Ids published in this thread and not relayed yet. The first after-commit callback of a

@@ -90,3 +90,21 @@ def test_projection_clamps_a_line_to_stock(api_client, catalog, product):
     for envelope in envelopes:
         dispatch("cart-projection", envelope)
     assert cart_state(Cart.objects.get()) == [("COF-001", 3)]
+
+
+def test_the_price_is_the_one_the_accept_recorded_not_the_messages(api_client, catalog, product):
+    [envelope] = accepted_envelopes(api_client, ADD)
+    forged = {**envelope, "detail": {**envelope["detail"], "unit_price": "0.01"}}
+    dispatch("cart-projection", forged)
+    [line] = CartLine.objects.all()
+    assert str(line.unit_price) == envelope["detail"]["unit_price"] == f"{product.price:.2f}"
+
+
+def test_an_add_that_never_went_through_the_outbox_gets_the_catalog_price(
+    api_client, catalog, product
+):
+    [envelope] = accepted_envelopes(api_client, ADD)
+    OutboxEvent.objects.all().delete()  # as if pruned, or a message from elsewhere
+    forged = {**envelope, "detail": {**envelope["detail"], "unit_price": "0.01"}}
+    dispatch("cart-projection", forged)
+    assert CartLine.objects.get().unit_price == product.price

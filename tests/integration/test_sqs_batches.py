@@ -76,3 +76,46 @@ def test_one_receive_is_one_batch_and_a_failing_message_goes_on_alone(queue):
     assert json.loads(dead["Body"])["detail"]["parcel_id"] == "B"
     assert int(dead["Attributes"]["ApproximateReceiveCount"]) - 1 == ATTEMPTS
     assert ProcessedEvent.objects.filter(subscription=NAME).count() == 2
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        {"resources": 5},
+        {"time": 5},
+        {"id": 7},
+        {"detail-type": ["ParcelShipped"]},
+        {"source": None},
+        {"account": {"nested": True}},
+        {"detail": "not an object"},
+    ],
+    ids=lambda value: ",".join(value),
+)
+def test_a_message_with_wrong_types_is_a_dead_letter_and_the_others_are_handled(queue, malformed):
+    """Finding 6 of the security review: such bodies used to raise TypeError and stop the
+    consumer with the other messages of the receive undeleted."""
+    from eventbus.models import DeadLetter
+
+    backend = get_backend()
+    sqs = backend.client("sqs")
+    url = backend.queue_url(NAME)
+    good = to_envelope(ParcelShipped(parcel_id="A", weight_grams=100)).to_dict()
+    bad = {**to_envelope(ParcelShipped(parcel_id="X", weight_grams=1)).to_dict(), **malformed}
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "bad", "MessageBody": json.dumps(bad)},
+            {"Id": "good", "MessageBody": json.dumps(good)},
+        ],
+    )
+    consumer = QueueConsumer(NAME, queue_url=url, wait_seconds=0)
+    while messages := consumer.receive():
+        consumer.process(messages)
+
+    assert queue.handled() == ["A"]
+    [letter] = DeadLetter.objects.all()
+    assert "MalformedEnvelope" in letter.error
+    assert json.loads(letter.raw_message) == bad
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"

@@ -15,10 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cart.api import CartItemAddApi
-from cart.models import Cart, CartLine
+from cart.models import CartLine
+from cart.selectors import cart_get_for_request, cart_line_limit
 from cart.services import cart_get_or_create_for_request, cart_session_bind
 from config.urls import urlpatterns as shop_urlpatterns
-from shop.models import Product
+from shop.selectors import product_get_cached
 
 
 class ConstantApi(APIView):
@@ -29,27 +30,27 @@ class ConstantApi(APIView):
 
 
 class SynchronousCartItemAddApi(APIView):
-    """Add-to-cart done the traditional way: same validation and throttle as the 202 API,
-    but the line is written inside the request (locked cart, upsert of the line)."""
+    """Add-to-cart done the traditional way, as strong as it gets: the same validation,
+    throttle, product cache and cart lock as the 202 API, but the line is written inside
+    the request (one transaction, one commit, even when the cart is new)."""
 
     throttle_classes = CartItemAddApi.throttle_classes
 
     def post(self, request: Request) -> Response:
         serializer = CartItemAddApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        product = Product.objects.active().filter(sku=serializer.validated_data["sku"]).first()
-        if product is None:
+        product = product_get_cached(sku=serializer.validated_data["sku"])
+        if product is None or not product.active:
             raise ValidationError({"sku": "Unknown product."})
         quantity = serializer.validated_data["quantity"]
-        # One transaction, one commit, even when the cart is new: the strongest baseline.
         with transaction.atomic():
-            cart = cart_get_or_create_for_request(request=request)
-            cart = Cart.objects.select_for_update().get(pk=cart.pk)
+            cart = cart_get_for_request(request=request, lock=True)
+            if cart is None:
+                cart = cart_get_or_create_for_request(request=request)
             line = CartLine.objects.filter(cart=cart, sku=product.sku).first()
             current = line.quantity if line else 0
-            limit = min(settings.CART_MAX_QUANTITY, product.stock)
-            if current + quantity > limit:
-                raise ValidationError({"quantity": f"At most {limit} per order line."})
+            if current + quantity > cart_line_limit(product=product):
+                raise ValidationError({"quantity": "At most that many per order line."})
             if line is None:
                 if cart.lines.count() >= settings.CART_MAX_LINES:
                     raise ValidationError({"sku": "The cart is full."})

@@ -36,6 +36,7 @@ from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.outbox import recorded_details
 from shop.models import Product
+from shop.selectors import products_get_cached
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ def _products(states: Iterable[_CartState]) -> dict[str, Product]:
         skus |= {event.sku for event in events if isinstance(event, ItemAddedToCart)}
         if any(isinstance(event, CartCheckedOut) for event in events):
             skus |= state.lines.keys()
-    if not skus:
-        return {}
-    return {product.sku: product for product in Product.objects.filter(sku__in=skus)}
+    return products_get_cached(skus=skus) if skus else {}
 
 
 def _recorded_details(states: Iterable[_CartState]) -> dict[str, dict[str, Any]]:

@@ -117,6 +117,10 @@ def deliver(
     )[0]
 
 
+class _RollBack(Exception):
+    """Leaves a delivery's transaction, rolled back, without it counting as its failure."""
+
+
 @dataclass(frozen=True)
 class _Item:
     """One parsed event of a batch on its way to the handler."""
@@ -185,16 +189,29 @@ def _deliver_atomically(
     transport_dead_letters: bool,
 ) -> None:
     """Claim and handle ``items`` in one transaction; failures are decided after it."""
+    failures: list[tuple[_Item, Exception]] = []
+    claimed: set[str] = set()
     try:
         with transaction.atomic():
             claimed = _claim(subscription.name, [item.envelope.id for item in items])
             mine = [item for item in items if item.envelope.id in claimed]
-            failures = _call_isolating_failures(subscription, mine) if mine else []
+            if len(mine) == 1:
+                # Alone, it needs no savepoint: if it fails, the transaction goes with it.
+                try:
+                    with _correlation_of(mine):
+                        _call(subscription, mine)
+                except Exception as error:
+                    failures = [(mine[0], error)]
+                    raise _RollBack from error
+            elif mine:
+                failures = _call_isolating_failures(subscription, mine)
             if failures:
                 ProcessedEvent.objects.filter(
                     subscription=subscription.name,
                     event_id__in=[item.envelope.id for item, _ in failures],
                 ).delete()
+    except _RollBack:
+        pass  # the lone event's failure is decided below, its claim rolled back
     except Exception as error:  # the transaction itself failed (database gone, deadlock)
         for item in items:
             outcomes[item.index] = _failed(

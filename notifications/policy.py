@@ -79,7 +79,9 @@ def reminder_policy_apply(*, event: DomainEvent, envelope: Envelope) -> Reminder
     if cart is None:
         logger.warning("reminder policy: unknown cart %s", event.cart_id)
         return None
-    latest = Reminder.objects.filter(cart=cart).order_by("-activity_sequence", "-pk").first()
+    # All of the cart's reminders (a handful) in one query: the latest and the pending one.
+    reminders = list(Reminder.objects.select_for_update().filter(cart=cart))
+    latest = max(reminders, key=lambda item: (item.activity_sequence, item.pk), default=None)
     if latest is not None and event.sequence <= latest.activity_sequence:
         logger.info(
             "cart %s: event %d is not newer than reminder %s (%d); ignored",
@@ -89,7 +91,7 @@ def reminder_policy_apply(*, event: DomainEvent, envelope: Envelope) -> Reminder
             latest.activity_sequence,
         )
         return None
-    pending = Reminder.objects.select_for_update().filter(cart=cart, status="pending").first()
+    pending = next((item for item in reminders if item.status == Reminder.Status.PENDING), None)
     if isinstance(event, CartCheckedOut):
         _recovery_record(cart=cart, order_id=event.order_id, at=envelope.time)
         reason = "checked out"

@@ -1,0 +1,28 @@
+"""gunicorn's settings: one file for `make run`, `make run-aws`, the benchmark and a
+deployment (`gunicorn -c config/gunicorn.py config.wsgi`), each setting overridable from
+the environment.
+
+Measured with `python -m bench cart_http` (docs/benchmarks.md): on two cores, sync workers
+serve the 202 add best: its request spends most of its time in Python (the GIL), so threads
+in a worker add contention rather than throughput, and the database round trips are short
+on a nearby PostgreSQL. Behind a load balancer that keeps connections open, keep-alive
+saves a TCP handshake per request; gthread workers are the ones that honour it (sync
+workers close each connection), so a deployment with slow clients should switch
+``GUNICORN_WORKER_CLASS=gthread``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Two per core: while one waits for the database, the other runs.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+backlog = 2048
+graceful_timeout = 5
+# "-": stdout, as the twelve-factor app logs; "" turns the access log off.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None

@@ -44,6 +44,9 @@ _PLACEHOLDER_NAMES = ResourceNames(
     bus_name="${BusName}", queue_prefix="${QueuePrefix}", schedule_group="${ScheduleGroupName}"
 )
 _BUS_ARN = {"Fn::GetAtt": ["EventBus", "Arn"]}
+# Not {"Ref": "EventBus"} (the same name on AWS): moto's CloudFormation resolves that Ref to
+# an object, and the attribute keeps the dependency on the bus that {"Ref": "BusName"} lacks.
+_BUS_NAME = {"Fn::GetAtt": ["EventBus", "Name"]}
 _SCHEDULER_ROLE_ARN = {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
 _SCHEDULES_ARN = {
     "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
@@ -166,7 +169,7 @@ class TemplateBuilder:
                 "RetentionDays": {"Ref": "ArchiveRetentionDays"},
             },
         }
-        self._output("EventBusName", _ref("EventBus"), "EVENT_BUS_NAME of every process.")
+        self._output("EventBusName", _BUS_NAME, "EVENT_BUS_NAME of every process.")
         self._output("EventBusArn", _BUS_ARN, "The bus.")
         self._output("EventBusArchiveArn", _arn("EventBusArchive"), "The bus's archive.")
         self._output("QueuePrefix", _ref("QueuePrefix"), "EVENT_QUEUE_PREFIX of every process.")
@@ -227,7 +230,7 @@ class TemplateBuilder:
             "Type": "AWS::Events::Rule",
             "Properties": {
                 "Name": _sub(_PLACEHOLDER_NAMES.rule(subscription.name)),
-                "EventBusName": _ref("EventBus"),
+                "EventBusName": _BUS_NAME,
                 "Description": subscription.description[:512],
                 "EventPattern": subscription.pattern,
                 "State": "ENABLED",

@@ -380,7 +380,9 @@ class Provisioner:
                 if error_code(error) in _MISSING:  # no bus yet (dry run): no rules either
                     return names
                 raise
-            names += [rule["Name"] for rule in page.get("Rules", [])]
+            # A rule another AWS service manages (the archive's "Events-Archive-<name>") is
+            # not ours to report or prune.
+            names += [rule["Name"] for rule in page.get("Rules", []) if not rule.get("ManagedBy")]
             if not page.get("NextToken"):
                 return names
             request["NextToken"] = page["NextToken"]

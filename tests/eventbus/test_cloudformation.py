@@ -68,7 +68,7 @@ def test_one_rule_queue_and_dead_letter_queue_per_subscription():
         rule = rules[f"{base}Rule"]
         assert rule["Name"] == subscription.name
         assert rule["EventPattern"] == subscription.pattern
-        assert rule["EventBusName"] == {"Ref": "EventBus"}
+        assert rule["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
         [target] = rule["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [f"{base}Queue", "Arn"]}
         assert target["DeadLetterConfig"] == {

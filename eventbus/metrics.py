@@ -23,7 +23,8 @@ DELIVERIES = Counter(
 )
 HANDLER_DURATION = Histogram(
     "eventbus_handler_duration_seconds",
-    "Time a subscription's handler ran, whether it succeeded or raised (not for duplicates).",
+    "Time one call of a subscription's handler ran (one event, or a batch of them), "
+    "whether it returned or raised.",
     ["subscription"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
@@ -43,17 +44,19 @@ DELIVERY_OUTCOMES = ("handled", "duplicate", "retry", "dead letter")
 RELAY_FAILURE_OUTCOMES = ("retry", "rejected")
 
 
-def delivery_observed(
-    *, subscription: str, outcome: str, handler_seconds: float | None = None
-) -> None:
-    """One delivery attempt ended with ``outcome`` (a ``delivery.Result`` value);
-    ``handler_seconds`` when the handler ran (None for a duplicate or an unparseable
-    message)."""
+def delivery_observed(*, subscription: str, outcome: str, events: int = 1) -> None:
+    """``events`` delivery attempts to ``subscription`` ended with ``outcome`` (a
+    ``delivery.Result`` value): one call per outcome of a batch is enough."""
     if outcome not in DELIVERY_OUTCOMES:
         raise ValueError(f"unknown delivery outcome {outcome!r}; one of {DELIVERY_OUTCOMES}")
-    DELIVERIES.labels(subscription=subscription, outcome=outcome).inc()
-    if handler_seconds is not None:
-        HANDLER_DURATION.labels(subscription=subscription).observe(handler_seconds)
+    if events:
+        DELIVERIES.labels(subscription=subscription, outcome=outcome).inc(events)
+
+
+def handler_observed(*, subscription: str, seconds: float) -> None:
+    """One call of ``subscription``'s handler took ``seconds`` (time it around the call,
+    whether it handles one event or a batch; a duplicate calls nothing)."""
+    HANDLER_DURATION.labels(subscription=subscription).observe(seconds)
 
 
 def relay_observed(*, backend: str, published: int, retrying: int = 0, rejected: int = 0) -> None:

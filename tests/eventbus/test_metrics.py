@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from eventbus.delivery import Result
-from eventbus.metrics import DELIVERY_OUTCOMES, delivery_observed, relay_observed
+from eventbus.metrics import (
+    DELIVERY_OUTCOMES,
+    delivery_observed,
+    handler_observed,
+    relay_observed,
+)
 from tests.scrape import scrape_client
 
 pytestmark = pytest.mark.django_db
@@ -18,10 +23,13 @@ def test_the_outcomes_are_the_delivery_results():
 def test_deliveries_and_handler_durations_by_subscription(client):
     before = scrape_client(client)
 
-    delivery_observed(subscription="cart-projection", outcome="handled", handler_seconds=0.02)
-    delivery_observed(subscription="cart-projection", outcome="handled", handler_seconds=0.3)
+    delivery_observed(subscription="cart-projection", outcome="handled")
+    delivery_observed(subscription="cart-projection", outcome="handled", events=1)
     delivery_observed(subscription="cart-projection", outcome="duplicate")
-    delivery_observed(subscription="reminder-policy", outcome="retry", handler_seconds=0.01)
+    delivery_observed(subscription="reminder-policy", outcome="retry", events=3)
+    delivery_observed(subscription="reminder-policy", outcome="handled", events=0)
+    handler_observed(subscription="cart-projection", seconds=0.02)
+    handler_observed(subscription="cart-projection", seconds=0.3)  # a batch, say
 
     after = scrape_client(client)
 
@@ -31,7 +39,8 @@ def test_deliveries_and_handler_durations_by_subscription(client):
     deliveries = "eventbus_deliveries_total"
     assert moved(deliveries, subscription="cart-projection", outcome="handled") == 2
     assert moved(deliveries, subscription="cart-projection", outcome="duplicate") == 1
-    assert moved(deliveries, subscription="reminder-policy", outcome="retry") == 1
+    assert moved(deliveries, subscription="reminder-policy", outcome="retry") == 3
+    assert moved(deliveries, subscription="reminder-policy", outcome="handled") == 0
     duration = "eventbus_handler_duration_seconds"
     assert moved(f"{duration}_count", subscription="cart-projection") == 2
     assert moved(f"{duration}_sum", subscription="cart-projection") == pytest.approx(0.32)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev lock browser lint format bench run-aws clean
+.PHONY: run test install install-dev lock browser wrk lint format bench run-aws clean
 
 # pyproject.toml declares the dependencies; `make lock` compiles them into the two lock
 # files with uv (README: "Dependencies"). Both locks pin every package with PyPI's hashes.
@@ -78,7 +78,15 @@ format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install-dev
+# Debian's wrk drives the HTTP benchmark's closed-loop runs (bench/cart_http.py).
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "note: wrk missing; bench cart_http needs it (apt-get install wrk)"; fi; \
+	fi
+
+bench: install-dev wrk
 	$(BIN)/python -m bench
 
 clean:

@@ -36,7 +36,6 @@ from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.outbox import recorded_details
 from shop.models import Product
-from shop.selectors import products_get_cached
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +120,10 @@ def _products(states: Iterable[_CartState]) -> dict[str, Product]:
         skus |= {event.sku for event in events if isinstance(event, ItemAddedToCart)}
         if any(isinstance(event, CartCheckedOut) for event in events):
             skus |= state.lines.keys()
-    return products_get_cached(skus=skus) if skus else {}
+    if not skus:
+        return {}
+    # From the database, not the catalog cache: the lines' foreign keys need ids that exist.
+    return {product.sku: product for product in Product.objects.filter(sku__in=skus)}
 
 
 def _recorded_details(states: Iterable[_CartState]) -> dict[str, dict[str, Any]]:

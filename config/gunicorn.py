@@ -16,7 +16,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+_host, _port = os.environ.get("WEB_HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}")
 # Two per core: while one waits for the database, the other runs.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")

@@ -7,6 +7,7 @@ in "production" settings; production is the same module with other variables.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.request_id.RequestIdMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,8 +157,8 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 # Behind a load balancer that terminates TLS (ALB, API Gateway, CloudFront).
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# /healthz is probed over plain HTTP by load balancers.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz is probed over plain HTTP by load balancers, /metrics scraped by Prometheus.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
@@ -320,6 +322,24 @@ REMINDER_SERIES: list[timedelta] = [
 # The mailto: target of the List-Unsubscribe header (default: the sender's address).
 REMINDER_UNSUBSCRIBE_MAILTO = env.str("REMINDER_UNSUBSCRIBE_MAILTO", default="")
 REMINDER_LINK_MAX_AGE: timedelta = parse_duration(env.str("REMINDER_LINK_MAX_AGE", default="14d"))
+
+# --- Metrics (core/metrics.py) -------------------------------------------------------------
+# prometheus_client's multiprocess mode: every process (gunicorn workers, Celery prefork
+# children, relay_events, consume_events) writes its samples to files here and /metrics sums
+# them. prometheus_client reads the variable itself, so it is exported before anything imports
+# it; child processes inherit it. The process launcher empties it at start (bin/serve); ""
+# turns multiprocess mode off (each process then shows only its own samples).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics"))
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+# Who may scrape /metrics: "Authorization: Bearer <METRICS_TOKEN>", or a client address in
+# one of these networks. Never list a load balancer's network: every public request would
+# come from it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

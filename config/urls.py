@@ -6,6 +6,8 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import healthz
+from core.metrics import metrics_view
+from eventbus.status_page import bus_status_page
 
 urlpatterns = [
     path("", include("shop.urls")),
@@ -17,8 +19,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/eventbus/status/", admin.site.admin_view(bus_status_page), name="eventbus-status"),
     path("admin/", admin.site.urls),
 ]
 

@@ -12,13 +12,16 @@ class EventBusConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: models may only load once the apps registry is ready.
         from core.health import register_check
+        from core.metrics import register_collector
         from eventbus.backend import get_backend
+        from eventbus.status import collect_bus_metrics
 
         register_check(
             "bus",
             lambda: get_backend().check(),
             details=lambda: {"backend": get_backend().label},
         )
+        register_collector("eventbus", collect_bus_metrics)
         from eventbus import checks  # noqa: F401  (registers the event catalog's checks)
 
         # Extension hook: EVENTBUS_EXTRA_HANDLER_MODULES="pkg.mod,other.mod" imports extra

@@ -13,6 +13,8 @@ that the transport only translates into its own retry mechanism.
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from eventbus.conversion import from_envelope
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.failures import is_retryable, message_text, record_dead_letter, retry_after
+from eventbus.metrics import delivery_observed, handler_observed
 from eventbus.models import ProcessedEvent
 from eventbus.subscriptions import Subscription, get_subscription
 from eventbus.versioning import envelope_as_read_by
@@ -167,7 +170,7 @@ def deliver_batch(
     except LookupError as error:
         for index, envelope, attempt in parsed:
             outcomes[index] = _failed(subscription_name, envelope, error, attempt, False)
-        return [outcome for outcome in outcomes if outcome is not None]
+        return _observed(subscription_name, [outcome for outcome in outcomes if outcome])
     for index, envelope, attempt in parsed:
         try:
             read = envelope_as_read_by(subscription.versions, envelope)
@@ -179,7 +182,13 @@ def deliver_batch(
             outcomes[item.index] = _deliver_self_managed(subscription, item, transport_dead_letters)
     elif items:
         _deliver_atomically(subscription, items, outcomes, transport_dead_letters)
-    return [outcome for outcome in outcomes if outcome is not None]
+    return _observed(subscription_name, [outcome for outcome in outcomes if outcome is not None])
+
+
+def _observed(subscription_name: str, outcomes: list[Outcome]) -> list[Outcome]:
+    for result, count in Counter(outcome.result for outcome in outcomes).items():
+        delivery_observed(subscription=subscription_name, outcome=result.value, events=count)
+    return outcomes
 
 
 def _deliver_atomically(
@@ -255,11 +264,15 @@ def _call_isolating_failures(
 
 
 def _call(subscription: Subscription, items: list[_Item]) -> None:
-    if subscription.batch:
-        subscription.handler([(item.event, item.read) for item in items])
-    else:
-        for item in items:
-            subscription.handler(item.event, item.read)
+    started = time.perf_counter()
+    try:
+        if subscription.batch:
+            subscription.handler([(item.event, item.read) for item in items])
+        else:
+            for item in items:
+                subscription.handler(item.event, item.read)
+    finally:
+        handler_observed(subscription=subscription.name, seconds=time.perf_counter() - started)
 
 
 @contextmanager
@@ -366,7 +379,7 @@ def _run_self_managed(subscription: Subscription, item: _Item) -> bool:
     if processed.exists():
         _log_duplicate(subscription, envelope)
         return False
-    subscription.handler(item.event, item.read)
+    _call(subscription, [item])
     try:
         _, created = ProcessedEvent.objects.get_or_create(
             subscription=subscription.name, event_id=envelope.id

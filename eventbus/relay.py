@@ -24,6 +24,7 @@ from django.utils import timezone
 from eventbus.backend import PublishResult, get_backend
 from eventbus.envelope import Envelope, MalformedEnvelope
 from eventbus.failures import record_dead_letter, retry_delay
+from eventbus.metrics import relay_observed
 from eventbus.models import DeadLetter, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,12 @@ def relay_outbox(*, ids: Iterable[str] | None = None, limit: int | None = None) 
         if not rows:
             return report
         _publish_rows(rows, report)
+    relay_observed(
+        backend=get_backend().label,
+        published=report.published,
+        retrying=report.retrying,
+        rejected=report.dead,
+    )
     if report.claimed:
         logger.info("relayed outbox: %s", report)
     return report

@@ -7,4 +7,8 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from core.metrics import register_collector
         from notifications import handlers  # noqa: F401  (registers the subscriptions)
+        from notifications.metrics import collect_reminder_metrics
+
+        register_collector("notifications", collect_reminder_metrics)

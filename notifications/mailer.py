@@ -32,6 +32,7 @@ from eventbus.outbox import publish
 from notifications.eligibility import reminder_refusal
 from notifications.emails import reminder_email_build
 from notifications.events import CartReminderSent
+from notifications.metrics import EMAILS_FAILED, EMAILS_SENT
 from notifications.models import Reminder, SentEmail
 from notifications.reminders import reminder_lock, reminder_schedule, to_the_second
 from notifications.selectors import reminder_delays
@@ -186,6 +187,8 @@ def reminder_send_due(*, reminder_id: int, activity_sequence: int) -> Reminder |
     try:
         message.send()
     except Exception as error:
+        EMAILS_FAILED.inc()
         _record_failure(reminder_id, error)
         return None
+    EMAILS_SENT.inc()
     return _record_sent(reminder_id, message)

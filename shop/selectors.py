@@ -80,21 +80,5 @@ def product_get_cached(*, sku: str) -> Product | None:
     return None if product == _MISSING else product
 
 
-def products_get_cached(*, skus: set[str]) -> dict[str, Product]:
-    """The products of ``skus`` that exist, by sku: one cache round trip, and one query for
-    those the cache does not hold."""
-    keys = {_product_cache_key(sku): sku for sku in skus if _SKU.fullmatch(sku)}
-    found = {keys[key]: product for key, product in cache.get_many(list(keys)).items()}
-    missing = set(keys.values()) - set(found)
-    if missing:
-        loaded = {product.sku: product for product in Product.objects.filter(sku__in=missing)}
-        cache.set_many(
-            {_product_cache_key(sku): loaded.get(sku, _MISSING) for sku in missing},
-            settings.CATALOG_CACHE_SECONDS,
-        )
-        found.update(loaded)
-    return {sku: product for sku, product in found.items() if product != _MISSING}
-
-
 def product_cache_forget(*, sku: str) -> None:
     cache.delete(_product_cache_key(sku))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,6 +45,9 @@ class Action:
     name: str
     outcome: str
     note: str = ""
+    # What the resource should be, as the AWS API takes it (the template comparison and
+    # ``provision_eventbridge --json`` read it); empty for a rule no subscription owns.
+    desired: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _policy_document(value: Any) -> Any:
@@ -72,23 +75,74 @@ def _same_queue_attribute(name: str, current: str | None, wanted: str) -> bool:
     return str(current) == wanted
 
 
+# The documents below take their ARNs as arguments, so that the CloudFormation template
+# (eventbus/aws/cloudformation.py) builds the same ones from intrinsic functions.
+
+
+def queue_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
+    """A subscription queue's (or its DLQ's) resource policy: only its rule may send."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowEventBridgeRule",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+
+
+def scheduler_trust_policy(account: Any) -> dict[str, Any]:
+    """Who may assume the Scheduler role: EventBridge Scheduler, for this account only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def scheduler_permissions(bus_arn: Any, schedules_dead_letter_arn: Any) -> dict[str, Any]:
+    """What Scheduler may do with the role: put the event on the bus, dead-letter it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn},
+            {
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": schedules_dead_letter_arn,
+            },
+        ],
+    }
+
+
+def redrive_policy(dead_letter_arn: Any) -> dict[str, Any]:
+    """After the bus's attempt limit of receives, SQS moves a message to the DLQ."""
+    return {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_attempts()}
+
+
+def rule_target(queue_arn: Any, dead_letter_arn: Any) -> dict[str, Any]:
+    """A rule's one target: the subscription's queue, with retries and a DLQ."""
+    return {
+        "Id": TARGET_ID,
+        "Arn": queue_arn,
+        "RetryPolicy": TARGET_RETRY_POLICY,
+        "DeadLetterConfig": {"Arn": dead_letter_arn},
+    }
+
+
 def _allow_rule_to_send(queue_arn: str, rule_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AllowEventBridgeRule",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+    return json.dumps(queue_policy(queue_arn, rule_arn), sort_keys=True)
 
 
 class Provisioner:
@@ -151,8 +205,15 @@ class Provisioner:
             self._ensure_scheduler_role()
         return self.actions
 
-    def _record(self, resource: str, name: str, outcome: str, note: str = "") -> None:
-        self.actions.append(Action(resource, name, outcome, note))
+    def _record(
+        self,
+        resource: str,
+        name: str,
+        outcome: str,
+        note: str = "",
+        desired: dict[str, Any] | None = None,
+    ) -> None:
+        self.actions.append(Action(resource, name, outcome, note, desired or {}))
         if outcome not in (KEPT, ORPHANED) and not self.dry_run:
             logger.info("%s %s: %s %s", resource, name, outcome, note)
 
@@ -164,9 +225,12 @@ class Provisioner:
                 raise
             if not self.dry_run:
                 self.events.create_event_bus(Name=self.names.bus_name)
-            self._record("event bus", self.names.bus_name, CREATED)
+            outcome = CREATED
         else:
-            self._record("event bus", self.names.bus_name, KEPT)
+            outcome = KEPT
+        self._record(
+            "event bus", self.names.bus_name, outcome, desired={"Name": self.names.bus_name}
+        )
 
     def _queue_url(self, name: str) -> str | None:
         try:
@@ -177,11 +241,12 @@ class Provisioner:
             return None
 
     def _ensure_queue(self, name: str, attributes: dict[str, str], *, note: str = "") -> None:
+        desired = {"QueueName": name, "Attributes": attributes}
         url = self._queue_url(name)
         if url is None:
             if not self.dry_run:
                 self.sqs.create_queue(QueueName=name, Attributes=attributes)
-            self._record("queue", name, CREATED, note)
+            self._record("queue", name, CREATED, note, desired)
             return
         current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
         current = current.get("Attributes", {})
@@ -193,9 +258,9 @@ class Provisioner:
         if differing:
             if not self.dry_run:
                 self.sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
-            self._record("queue", name, CHANGED, ", ".join(sorted(differing)))
+            self._record("queue", name, CHANGED, ", ".join(sorted(differing)), desired)
         else:
-            self._record("queue", name, KEPT, note)
+            self._record("queue", name, KEPT, note, desired)
 
     def _ensure_schedule_group(self) -> None:
         name = self.names.schedule_group
@@ -206,9 +271,10 @@ class Provisioner:
                 raise
             if not self.dry_run:
                 self.scheduler.create_schedule_group(Name=name)
-            self._record("schedule group", name, CREATED)
+            outcome = CREATED
         else:
-            self._record("schedule group", name, KEPT)
+            outcome = KEPT
+        self._record("schedule group", name, outcome, desired={"Name": name})
 
     def _ensure_subscription(self, subscription: Subscription) -> None:
         rule_name = self.names.rule(subscription.name)
@@ -231,9 +297,7 @@ class Provisioner:
             queue_name,
             {
                 "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_attempts()}
-                ),
+                "RedrivePolicy": json.dumps(redrive_policy(dead_letter_arn)),
                 "Policy": _allow_rule_to_send(queue_arn, rule_arn),
             },
             note=subscription.name,
@@ -267,18 +331,19 @@ class Provisioner:
             outcome = KEPT if same else CHANGED
         if outcome != KEPT and not self.dry_run:
             self.events.put_rule(Name=rule_name, EventBusName=self.names.bus_name, **wanted)
-        self._record("rule", rule_name, outcome, wanted["EventPattern"])
+        desired = {
+            "Name": rule_name,
+            "EventBusName": self.names.bus_name,
+            **wanted,
+            "EventPattern": subscription.pattern,
+        }
+        self._record("rule", rule_name, outcome, wanted["EventPattern"], desired)
         return outcome
 
     def _ensure_target(
         self, rule_name: str, *, queue_arn: str, dead_letter_arn: str, rule_is_new: bool
     ) -> None:
-        wanted = {
-            "Id": TARGET_ID,
-            "Arn": queue_arn,
-            "RetryPolicy": TARGET_RETRY_POLICY,
-            "DeadLetterConfig": {"Arn": dead_letter_arn},
-        }
+        wanted = rule_target(queue_arn, dead_letter_arn)
         targets = []
         if not rule_is_new:
             targets = self.events.list_targets_by_rule(
@@ -297,7 +362,13 @@ class Provisioner:
             )
             if response.get("FailedEntryCount"):
                 raise RuntimeError(f"put_targets on {rule_name}: {response['FailedEntries']}")
-        self._record("rule target", rule_name, outcome, f"-> {queue_arn.rsplit(':', 1)[-1]}")
+        self._record(
+            "rule target",
+            rule_name,
+            outcome,
+            f"-> {queue_arn.rsplit(':', 1)[-1]}",
+            {"Rule": rule_name, "EventBusName": self.names.bus_name, **wanted},
+        )
 
     def _existing_rule_names(self) -> list[str]:
         names: list[str] = []
@@ -309,7 +380,9 @@ class Provisioner:
                 if error_code(error) in _MISSING:  # no bus yet (dry run): no rules either
                     return names
                 raise
-            names += [rule["Name"] for rule in page.get("Rules", [])]
+            # A rule another AWS service manages (the archive's "Events-Archive-<name>") is
+            # not ours to report or prune.
+            names += [rule["Name"] for rule in page.get("Rules", []) if not rule.get("ManagedBy")]
             if not page.get("NextToken"):
                 return names
             request["NextToken"] = page["NextToken"]
@@ -336,28 +409,11 @@ class Provisioner:
     def _ensure_scheduler_role(self) -> None:
         iam = self.backend.client("iam")
         role_name = self.names.scheduler_role
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "scheduler.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": self.account}},
-                }
-            ],
-        }
-        permissions = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "events:PutEvents", "Resource": self.bus_arn},
-                {
-                    "Effect": "Allow",
-                    "Action": "sqs:SendMessage",
-                    "Resource": self.queue_arn(self.names.schedules_dead_letter_queue),
-                },
-            ],
-        }
+        trust = scheduler_trust_policy(self.account)
+        permissions = scheduler_permissions(
+            self.bus_arn, self.queue_arn(self.names.schedules_dead_letter_queue)
+        )
+        role_desired = {"RoleName": role_name, "AssumeRolePolicyDocument": trust}
         try:
             role = iam.get_role(RoleName=role_name)["Role"]
         except ClientError as error:
@@ -365,16 +421,20 @@ class Provisioner:
                 raise
             if not self.dry_run:
                 iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
-            self._record("IAM role", role_name, CREATED, "assumed by EventBridge Scheduler")
+            self._record(
+                "IAM role", role_name, CREATED, "assumed by EventBridge Scheduler", role_desired
+            )
         else:
             if _policy_document(role.get("AssumeRolePolicyDocument")) == trust:
-                self._record("IAM role", role_name, KEPT, "assumed by EventBridge Scheduler")
+                self._record(
+                    "IAM role", role_name, KEPT, "assumed by EventBridge Scheduler", role_desired
+                )
             else:
                 if not self.dry_run:
                     iam.update_assume_role_policy(
                         RoleName=role_name, PolicyDocument=json.dumps(trust)
                     )
-                self._record("IAM role", role_name, CHANGED, "trust policy")
+                self._record("IAM role", role_name, CHANGED, "trust policy", role_desired)
         try:
             current = iam.get_role_policy(RoleName=role_name, PolicyName=SCHEDULER_POLICY_NAME)
             same = _policy_document(current.get("PolicyDocument")) == permissions
@@ -394,6 +454,11 @@ class Provisioner:
             f"{role_name}/{SCHEDULER_POLICY_NAME}",
             outcome,
             "events:PutEvents on the bus, sqs:SendMessage on the schedules DLQ",
+            {
+                "RoleName": role_name,
+                "PolicyName": SCHEDULER_POLICY_NAME,
+                "PolicyDocument": permissions,
+            },
         )
 
 

@@ -106,7 +106,15 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
+        # PROMETHEUS_MULTIPROC_DIR: settings exported this process's; bin/serve would empty it.
+        if key
+        not in {
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "VIRTUAL_ENV",
+            "PYTHONSTARTUP",
+            "PROMETHEUS_MULTIPROC_DIR",
+        }
     }
     dev_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(

@@ -26,7 +26,15 @@ def embedded_shop(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "EVENT_BUS_BACKEND", "DEBUG"}
+        # PROMETHEUS_MULTIPROC_DIR: this process's (settings export it); bin/serve empties it.
+        if key
+        not in {
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "EVENT_BUS_BACKEND",
+            "DEBUG",
+            "PROMETHEUS_MULTIPROC_DIR",
+        }
     }
     env.update({"VAR_DIR": str(tmp_path / "var"), "PORT": str(port), "CELERY_CONCURRENCY": "1"})
     setup = subprocess.run(
@@ -92,3 +100,13 @@ def test_embedded_shop_serves_catalog_health_and_event_driven_cart(embedded_shop
         time.sleep(0.2)
     assert [(line["sku"], line["quantity"]) for line in cart["lines"]] == [("TEA-002", 2)]
     assert cart["last_event_id"] == accepted.json()["event_id"]
+
+    # /metrics answers loopback by default, and sums the processes bin/serve started:
+    # they share var/metrics, emptied at start (the one add of this run, not of an earlier).
+    from tests.scrape import Scrape
+
+    scrape = Scrape.parse(requests.get(f"{base}/metrics", timeout=5).text)
+    add = {"view": "api-cart-item-add", "method": "POST", "status": "202"}
+    assert scrape.value("http_requests_total", **add) == 1
+    assert scrape.value("eventbus_outbox_pending") == 0
+    assert list((tmp_path / "var" / "metrics").glob("*.db"))

@@ -124,3 +124,24 @@ def test_rules_of_removed_subscriptions_go_only_with_prune(aws):
     assert outcomes[("rule", "retired-consumer")] == DELETED
     names = [rule["Name"] for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]]
     assert "retired-consumer" not in names
+
+
+def test_rules_that_aws_manages_are_not_orphans(provisioned):
+    """An archive of the bus (the CloudFormation template makes one) brings a rule that
+    EventBridge manages; provisioning neither reports it nor prunes it."""
+    events = provisioned.client("events")
+    bus_arn = events.describe_event_bus(Name=BUS_NAME)["Arn"]
+    events.create_archive(ArchiveName=f"{BUS_NAME}-archive", EventSourceArn=bus_arn)
+    managed = [
+        rule["Name"]
+        for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]
+        if rule.get("ManagedBy")
+    ]
+    assert managed, "moto, like EventBridge, adds the archive's rule"
+
+    actions = provision(prune=True)
+
+    assert not [item for item in actions if item.name in managed]
+    assert {item.outcome for item in actions} == {KEPT}
+    names = {rule["Name"] for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]}
+    assert set(managed) <= names

@@ -282,6 +282,9 @@ def test_the_aws_processes_run_from_the_runtime_lock_against_moto(
         [python, "manage.py", "provision_eventbridge", "--create-role"], env=env
     )
     assert f"{QUEUE_PREFIX}-cart-projection" in provisioned
+    # The CloudFormation template, YAML by default (PyYAML is a runtime dependency).
+    template = run_command([python, "manage.py", "eventbridge_template"], env=env)
+    assert "Type: AWS::Events::Rule" in template
 
     web = processes(
         "web",

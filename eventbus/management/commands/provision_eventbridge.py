@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -28,9 +30,27 @@ class Command(BaseCommand):
             action="store_true",
             help="Also create the IAM role EventBridge Scheduler assumes to publish.",
         )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help="Print the actions as JSON, each with the resource as it should be "
+            "(what eventbridge_template's resources are compared with).",
+        )
 
-    def handle(self, *args: Any, dry_run: bool, prune: bool, create_role: bool, **options: Any):
+    def handle(
+        self,
+        *args: Any,
+        dry_run: bool,
+        prune: bool,
+        create_role: bool,
+        as_json: bool,
+        **options: Any,
+    ):
         actions = provision(dry_run=dry_run, prune=prune, create_role=create_role)
+        if as_json:
+            self.stdout.write(json.dumps([asdict(item) for item in actions], indent=2))
+            return
         rows = [("RESOURCE", "NAME", "OUTCOME", "NOTE")] + [
             (item.resource, item.name, item.outcome, item.note) for item in actions
         ]

@@ -37,7 +37,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     ``ValidationError`` is a 400 with its field errors and their codes (the one place they
     are translated), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` a 413."""
     if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
+        exc = PayloadTooLarge.over_the_limit()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(get_error_detail(exc))
     return standardized_exception_handler(exc, context)

@@ -15,6 +15,10 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = "Request body too large."
     default_code = "payload_too_large"
 
+    @classmethod
+    def over_the_limit(cls) -> PayloadTooLarge:
+        return cls(f"Request body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+
 
 class LimitedJSONParser(JSONParser):
     """DRF reads the raw stream, past Django's size check: cap it here before parsing; and
@@ -25,10 +29,10 @@ class LimitedJSONParser(JSONParser):
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"Request body over {limit} bytes.")
+            raise PayloadTooLarge.over_the_limit()
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
-            raise PayloadTooLarge(f"Request body over {limit} bytes.")
+            raise PayloadTooLarge.over_the_limit()
         try:
             return super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError as error:

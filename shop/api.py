@@ -91,7 +91,9 @@ class ProductListApi(APIView):
         extensions=curl_sample("GET", "/api/products/?q=yirga&sort=price"),
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads a blank form value as "not given", so
+        # `?sort=` would pass a schema that says a sort is one of the choices.
+        filters = self.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         products = product_list(
             category_slug=filters.validated_data.get("category"),

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 
@@ -48,7 +49,7 @@ class CsrfEnforcingSessionScheme(OpenApiAuthenticationExtension):
         ]
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]]:
-        if auto_schema.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        if auto_schema.method in SAFE_METHODS:
             return {"cookieAuth": []}
         return {"cookieAuth": [], "csrfToken": []}
 

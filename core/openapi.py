@@ -17,12 +17,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
 
 from core.authentication import CsrfEnforcingSessionAuthentication
 from core.idempotency import KEY_HEADER, KEY_PATTERN, REPLAYED_HEADER
 from core.problems import BLANK_TYPE, PROBLEM_MEDIA_TYPE, problem_type_uri
-
-UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -101,7 +100,7 @@ class AutoSchema(StandardizedErrorsAutoSchema):
             return reads_body or self._is_idempotent() or bool(self._get_extra_validation_errors())
         if status_code == "403":
             # No permission can refuse here; only the CSRF check of cookie sessions.
-            return self.method in UNSAFE_METHODS and self._has_session_authentication()
+            return self.method not in SAFE_METHODS and self._has_session_authentication()
         if status_code == "413":
             # The idempotency fingerprint reads the body even of operations that parse none.
             return reads_body or self._is_idempotent()

@@ -52,6 +52,13 @@ class ProblemDetailsHandler(ExceptionHandler):
             return exceptions.NotFound(*exc.args)
         return super().convert_known_exceptions(exc)
 
+    def get_headers(self, exc: exceptions.APIException) -> dict:
+        headers = super().get_headers(exc)
+        if isinstance(exc, exceptions.Throttled):
+            # DRF leaves it out when a throttle cannot tell (wait() None); a 429 says when.
+            headers.setdefault("Retry-After", "1")
+        return headers
+
     def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
         return Response(
             data,

@@ -23,6 +23,7 @@ seen by every process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -33,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -100,7 +101,10 @@ def idempotent(handler: Handler) -> Handler:
                     _store(record, response)
                     return response
         except BaseException:
-            _release(record)
+            # Keep the request's own error: if the database is what failed, the claim
+            # stays until IN_PROGRESS_TIMEOUT and a retry then takes it over.
+            with contextlib.suppress(DatabaseError):
+                _release(record)
             raise
         _release(record)
         return response

@@ -197,22 +197,26 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         return parameters
 
     def _get_error_response_examples(self) -> list[OpenApiExample]:
-        if self._reads_body():
-            return PROBLEM_EXAMPLES
-        return [example for example in PROBLEM_EXAMPLES if example.name != "Unreadable body"]
-
-
-def _example(name: str, status: int, body: dict[str, Any]) -> OpenApiExample:
-    value = {"status": status, "instance": "/api/cart/items/", "request_id": "4f6c0d9e", **body}
-    return OpenApiExample(name, value=value, status_codes=[str(status)], response_only=True)
+        instance = self.path.replace("{sku}", "COF-001")
+        return [
+            OpenApiExample(
+                name,
+                value={"status": status, "instance": instance, "request_id": "4f6c0d9e", **body},
+                status_codes=[str(status)],
+                response_only=True,
+            )
+            for name, status, body in PROBLEM_EXAMPLES
+            if self._reads_body() or name != "Unreadable body"
+        ]
 
 
 def _blank(status: int, detail: str, code: str) -> dict[str, Any]:
     return {"type": BLANK_TYPE, "title": HTTPStatus(status).phrase, "detail": detail, "code": code}
 
 
-PROBLEM_EXAMPLES = [
-    _example(
+# (name, status, body): each operation shows those of its statuses, with its own path.
+PROBLEM_EXAMPLES: list[tuple[str, int, dict[str, Any]]] = [
+    (
         "Field errors",
         400,
         {
@@ -229,7 +233,7 @@ PROBLEM_EXAMPLES = [
             ],
         },
     ),
-    _example(
+    (
         "Unreadable body",
         400,
         {
@@ -239,27 +243,27 @@ PROBLEM_EXAMPLES = [
             "code": "parse_error",
         },
     ),
-    _example(
+    (
         "Invalid token",
         401,
         _blank(401, "Invalid token.", "authentication_failed"),
     ),
-    _example(
+    (
         "CSRF check failed",
         403,
         _blank(403, "CSRF Failed: CSRF token missing.", "permission_denied"),
     ),
-    _example(
+    (
         "Not found",
         404,
         _blank(404, "No Product matches the given query.", "not_found"),
     ),
-    _example(
+    (
         "Method not allowed",
         405,
         _blank(405, 'Method "PATCH" not allowed.', "method_not_allowed"),
     ),
-    _example(
+    (
         "Not acceptable",
         406,
         _blank(
@@ -268,7 +272,7 @@ PROBLEM_EXAMPLES = [
             "not_acceptable",
         ),
     ),
-    _example(
+    (
         "Still in progress",
         409,
         {
@@ -278,12 +282,12 @@ PROBLEM_EXAMPLES = [
             "code": "idempotency_key_in_use",
         },
     ),
-    _example(
+    (
         "Too large",
         413,
         _blank(413, "Request body over 262144 bytes.", "payload_too_large"),
     ),
-    _example(
+    (
         "Not JSON",
         415,
         _blank(
@@ -292,7 +296,7 @@ PROBLEM_EXAMPLES = [
             "unsupported_media_type",
         ),
     ),
-    _example(
+    (
         "Key reused",
         422,
         {
@@ -302,7 +306,7 @@ PROBLEM_EXAMPLES = [
             "code": "idempotency_key_reused",
         },
     ),
-    _example(
+    (
         "Throttled",
         429,
         _blank(
@@ -311,7 +315,7 @@ PROBLEM_EXAMPLES = [
             "throttled",
         ),
     ),
-    _example(
+    (
         "Server error",
         500,
         _blank(

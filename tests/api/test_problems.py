@@ -174,6 +174,19 @@ def test_429_says_when_to_come_back(api_client, catalog, settings):
     assert 0 < int(response["Retry-After"]) <= 60
 
 
+def test_429_says_when_to_come_back_even_when_the_throttle_cannot_tell(
+    api_client, catalog, settings, monkeypatch
+):
+    settings.CART_ADD_THROTTLE_RATE = "1/min"
+    monkeypatch.setattr("cart.api.CartAddThrottle.wait", lambda self: None)
+    add(api_client, {"sku": "COF-001"})
+
+    response = add(api_client, {"sku": "COF-001"})
+
+    assert problem(response, 429)["code"] == "throttled"
+    assert response["Retry-After"] == "1"
+
+
 def test_500_shows_the_request_id_and_no_traceback(api_client, catalog, monkeypatch):
     def crash(self, request, sku):
         raise RuntimeError("connection to db-primary.internal:5432 refused for user shop")

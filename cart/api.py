@@ -8,7 +8,14 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +31,8 @@ from cart.services import (
     cart_item_quantity_set_for_request,
     cart_item_remove_for_request,
 )
+from core.idempotency import idempotent
+from core.openapi import curl_sample
 
 
 class AcceptedSerializer(serializers.Serializer):
@@ -64,13 +73,41 @@ class CartItemAddApi(APIView):
             min_value=1, max_value=settings.CART_MAX_QUANTITY, default=1
         )
 
-    @extend_schema(request=InputSerializer, responses={202: AcceptedSerializer})
+    @extend_schema(
+        operation_id="addCartItem",
+        tags=["cart"],
+        summary="Add a product to the cart",
+        description="Records `ItemAddedToCart` and answers 202 at once; the line shows in "
+        "`GET /api/cart/` once applied. Creates the caller's cart if needed. Refused with a "
+        "400 for an unknown or withdrawn product, a quantity over the line's limit or the "
+        "stock, or a full cart. Rate-limited per user or client (429).",
+        request=InputSerializer,
+        responses={202: AcceptedSerializer},
+        examples=[
+            OpenApiExample(
+                "Two of a coffee", value={"sku": "COF-001", "quantity": 2}, request_only=True
+            )
+        ],
+        extensions=curl_sample("POST", "/api/cart/items/", '{"sku": "COF-001", "quantity": 2}'),
+    )
+    @idempotent
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _accepted(cart_item_add_for_request(request=request, **serializer.validated_data))
 
 
+SKU_PARAMETER = OpenApiParameter(
+    "sku",
+    str,
+    location=OpenApiParameter.PATH,
+    description="The SKU of the line's product.",
+    examples=[OpenApiExample("A coffee", value="COF-001")],
+)
+
+
+@extend_validation_errors(["invalid"], field_name="sku", methods=["delete"])
+@extend_validation_errors(["cart_closed"], methods=["put", "delete"])
 class CartItemDetailApi(APIView):
     """One line of the caller's cart: set its quantity (PUT) or remove it (DELETE)."""
 
@@ -78,7 +115,20 @@ class CartItemDetailApi(APIView):
     class QuantitySerializer(serializers.Serializer):
         quantity = serializers.IntegerField(min_value=0, max_value=settings.CART_MAX_QUANTITY)
 
-    @extend_schema(request=QuantitySerializer, responses={202: AcceptedSerializer})
+    @extend_schema(
+        operation_id="setCartItemQuantity",
+        tags=["cart"],
+        summary="Set a line's quantity",
+        description="Records `CartItemQuantityChanged` (0: `CartItemRemoved`) and answers "
+        "202. 404 for a product not on sale; 400 when the caller has no cart or the "
+        "quantity is over the limit.",
+        parameters=[SKU_PARAMETER],
+        request=QuantitySerializer,
+        responses={202: AcceptedSerializer},
+        examples=[OpenApiExample("Three", value={"quantity": 3}, request_only=True)],
+        extensions=curl_sample("PUT", "/api/cart/items/COF-001/", '{"quantity": 3}'),
+    )
+    @idempotent
     def put(self, request: Request, sku: str) -> Response:
         serializer = self.QuantitySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -88,7 +138,18 @@ class CartItemDetailApi(APIView):
             )
         )
 
-    @extend_schema(request=None, responses={202: AcceptedSerializer})
+    @extend_schema(
+        operation_id="removeCartItem",
+        tags=["cart"],
+        summary="Remove a line",
+        description="Records `CartItemRemoved` and answers 202. 404 for an unknown "
+        "product; 400 when the caller has no cart.",
+        parameters=[SKU_PARAMETER],
+        request=None,
+        responses={202: AcceptedSerializer},
+        extensions=curl_sample("DELETE", "/api/cart/items/COF-001/"),
+    )
+    @idempotent
     def delete(self, request: Request, sku: str) -> Response:
         return _accepted(cart_item_remove_for_request(request=request, sku=sku))
 
@@ -121,15 +182,32 @@ class CartDetailApi(APIView):
         email = serializers.CharField(allow_blank=True)
         consent = serializers.BooleanField()
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(
+        operation_id="getCart",
+        tags=["cart"],
+        summary="Get the caller's cart",
+        description="Lines and totals as applied so far, the id of the last event applied "
+        "and how many accepted events are not applied yet (`pending_events`). A caller "
+        "without a cart gets an empty one (`cart_id` null). Sets the `csrftoken` cookie "
+        "that cookie clients send back as `X-CSRFToken` on writes.",
+        responses=OutputSerializer,
+        extensions=curl_sample("GET", "/api/cart/"),
+    )
     @method_decorator(ensure_csrf_cookie)
     def get(self, request: Request) -> Response:
         summary = cart_summary(cart=cart_get_for_request(request=request))
         return Response(self.OutputSerializer(summary).data)
 
 
+@extend_validation_errors(["cart_empty", "cart_closed"], methods=["post"])
 class CartCheckoutApi(APIView):
     @extend_schema(
+        operation_id="checkoutCart",
+        tags=["cart"],
+        summary="Check out",
+        description="Closes the cart and records `CartCheckedOut`; the order (its id is in "
+        "the answer) is made when the event is applied. 400 for an empty cart.",
+        extensions=curl_sample("POST", "/api/cart/checkout/"),
         request=None,
         responses={
             202: inline_serializer(
@@ -143,6 +221,7 @@ class CartCheckoutApi(APIView):
             )
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         accepted = cart_checkout_for_request(request=request)
         return _accepted(accepted, order_id=accepted.order_id)
@@ -160,7 +239,27 @@ class CartContactSetApi(APIView):
                 raise serializers.ValidationError("Must be true or false.")
             return value
 
-    @extend_schema(request=InputSerializer, responses={202: AcceptedSerializer})
+    @extend_schema(
+        operation_id="setCartContact",
+        tags=["cart"],
+        summary="Set the reminder address",
+        description="Where an abandoned-cart reminder goes and whether one may be sent; "
+        "records `CartContactChanged` and answers 202. A signed-in user's address is the "
+        "account's. 400 for consent without an address, or a consent that is not a boolean.",
+        request=InputSerializer,
+        responses={202: AcceptedSerializer},
+        examples=[
+            OpenApiExample(
+                "Remind me",
+                value={"email": "ann@example.com", "consent": True},
+                request_only=True,
+            )
+        ],
+        extensions=curl_sample(
+            "PUT", "/api/cart/contact/", '{"email": "ann@example.com", "consent": true}'
+        ),
+    )
+    @idempotent
     def put(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

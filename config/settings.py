@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "drf_standardized_errors",
     "core",
     "eventbus",
     "shop",
@@ -190,23 +191,45 @@ REST_FRAMEWORK = {
         "core.authentication.CsrfEnforcingSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": ["core.api.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 12,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # No ?format=: one representation (JSON), and no 404 for an unknown format.
+    "URL_FORMAT_OVERRIDE": None,
+}
+# Every API error is an RFC 9457 problem (core.api, core.problems); core.openapi documents
+# the statuses each operation can answer, with these bodies.
+_API_ERROR_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422"]
+_API_ERROR_STATUSES += ["429", "500"]
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "core.api.ProblemDetailsHandler",
+    "EXCEPTION_FORMATTER_CLASS": "core.api.ProblemDetailsFormatter",
+    "ALLOWED_ERROR_STATUS_CODES": _API_ERROR_STATUSES,
+    "ERROR_SCHEMAS": {
+        **dict.fromkeys(_API_ERROR_STATUSES, "core.openapi.ProblemSerializer"),
+        "400": "core.openapi.ValidationProblemSerializer",
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event Shop API",
-    "DESCRIPTION": "Catalog and event-driven cart: writes answer 202 Accepted and publish "
-    "domain events on the bus.",
+    "DESCRIPTION": (BASE_DIR / "core" / "api_description.md").read_text(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [
+        {"name": "catalog", "description": "Products: search, sort, filter and page."},
+        {
+            "name": "cart",
+            "description": "The caller's cart. Writes answer 202 Accepted once their event "
+            "is recorded; `GET /api/cart/` shows it once applied.",
+        },
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -248,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "eventbus-prune-bus-records": {
         "task": "eventbus.prune_bus_records",
+        "schedule": 3600.0,
+    },
+    "core-prune-idempotency-records": {
+        "task": "core.prune_idempotency_records",
         "schedule": 3600.0,
     },
     "eventbus-publish-due-scheduled-events": {
@@ -313,6 +340,8 @@ CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 # Adds per user (or client address) and period; DRF's rate syntax ("120/min").
 CART_ADD_THROTTLE_RATE = env.str("CART_ADD_THROTTLE_RATE", default="120/min")
+# How long the answer to a write with an Idempotency-Key is replayed to its retries.
+IDEMPOTENCY_KEY_TTL: timedelta = parse_duration(env.str("IDEMPOTENCY_KEY_TTL", default="24h"))
 
 # --- Reminders ------------------------------------------------------------------------------
 REMINDER_DELAY: timedelta = parse_duration(env.str("REMINDER_DELAY", default="24h"))

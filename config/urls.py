@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/events/", include("eventbus.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/problems/", include("core.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -25,6 +26,12 @@ urlpatterns = [
     path("admin/eventbus/status/", admin.site.admin_view(bus_status_page), name="eventbus-status"),
     path("admin/", admin.site.urls),
 ]
+
+# Problem details under /api/, the shop's pages elsewhere (core.error_pages).
+handler400 = "core.error_pages.bad_request"
+handler403 = "core.error_pages.permission_denied"
+handler404 = "core.error_pages.page_not_found"
+handler500 = "core.error_pages.server_error"
 
 if settings.SERVE_MEDIA:
     urlpatterns += [

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 
@@ -23,10 +24,38 @@ class CsrfEnforcingSessionAuthentication(SessionAuthentication):
 
 
 class CsrfEnforcingSessionScheme(OpenApiAuthenticationExtension):
-    """Describe the session cookie in the OpenAPI schema."""
+    """Describe the session as it works: the cookie, and on writes the CSRF header too."""
 
     target_class = CsrfEnforcingSessionAuthentication
-    name = "cookieAuth"
+    name = ["cookieAuth", "csrfToken"]
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
+        return [
+            {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": settings.SESSION_COOKIE_NAME,
+                "description": "The session of a browser or a guest (set by the first "
+                "write). Writes that carry it must send the CSRF token too.",
+            },
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": _csrf_header_name(),
+                "description": f"The value of the `{settings.CSRF_COOKIE_NAME}` cookie "
+                "(set by `GET /api/cart/`); needed on every write that carries the session "
+                "cookie.",
+            },
+        ]
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]]:
+        if auto_schema.method in SAFE_METHODS:
+            return {"cookieAuth": []}
+        return {"cookieAuth": [], "csrfToken": []}
+
+
+def _csrf_header_name() -> str:
+    """``CSRF_HEADER_NAME`` is a WSGI key (``HTTP_X_CSRFTOKEN``); clients send a header."""
+    if settings.CSRF_HEADER_NAME == "HTTP_X_CSRFTOKEN":
+        return "X-CSRFToken"  # Django's spelling of its default
+    return settings.CSRF_HEADER_NAME.removeprefix("HTTP_").replace("_", "-")

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.problems import problem
+
 pytestmark = pytest.mark.django_db
 
 
@@ -80,8 +82,7 @@ def test_api_product_detail(client, catalog):
 
 def test_api_unknown_sku_is_404_json(client, catalog):
     response = client.get("/api/products/NOPE-1/")
-    assert response.status_code == 404
-    assert response.json() == {"detail": "No Product matches the given query."}
+    assert problem(response, 404)["detail"] == "No Product matches the given query."
 
 
 @pytest.mark.parametrize(

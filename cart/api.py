@@ -10,12 +10,14 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from cart.selectors import cart_get_for_request, cart_summary
+from cart.contact import ConfirmationsThrottled
+from cart.selectors import cart_get_for_request, cart_summary_for_request
 from cart.services import (
     Accepted,
     cart_checkout_for_request,
@@ -118,13 +120,20 @@ class CartDetailApi(APIView):
         pending_events = serializers.IntegerField(
             help_text="Accepted events not applied to the lines yet (0: the view is current)."
         )
-        email = serializers.CharField(allow_blank=True)
+        email = serializers.CharField(
+            allow_blank=True,
+            help_text="The reminder address; a guest's only to the browser that gave it.",
+        )
         consent = serializers.BooleanField()
+        email_confirmed = serializers.BooleanField(
+            help_text="Whether the address is confirmed: a guest's consent counts only then."
+        )
 
     @extend_schema(responses=OutputSerializer)
     @method_decorator(ensure_csrf_cookie)
     def get(self, request: Request) -> Response:
-        summary = cart_summary(cart=cart_get_for_request(request=request))
+        cart = cart_get_for_request(request=request)
+        summary = cart_summary_for_request(request=request, cart=cart)
         return Response(self.OutputSerializer(summary).data)
 
 
@@ -162,12 +171,16 @@ class CartContactSetApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={202: AcceptedSerializer})
     def put(self, request: Request) -> Response:
+        """A guest's new address is recorded unconfirmed; with consent, one confirmation
+        email goes to it (429 beyond the per-address and per-client limits)."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _accepted(
-            cart_contact_set_for_request(
+        try:
+            accepted = cart_contact_set_for_request(
                 request=request,
                 email=serializer.validated_data.get("email", ""),
                 consent=serializer.validated_data["consent"],
             )
-        )
+        except ConfirmationsThrottled as error:
+            raise Throttled(wait=error.wait, detail=error.message) from error
+        return _accepted(accepted)

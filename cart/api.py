@@ -8,7 +8,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -169,7 +174,16 @@ class CartContactSetApi(APIView):
                 raise serializers.ValidationError("Must be true or false.")
             return value
 
-    @extend_schema(request=InputSerializer, responses={202: AcceptedSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: AcceptedSerializer,
+            429: OpenApiResponse(
+                description="Too many confirmation emails for this address or from this "
+                "client; Retry-After says when to try again."
+            ),
+        },
+    )
     def put(self, request: Request) -> Response:
         """A guest's new address is recorded unconfirmed; with consent, one confirmation
         email goes to it (429 beyond the per-address and per-client limits)."""

@@ -21,6 +21,8 @@ def setup(*, database: str = "bench", env: dict[str, str] | None = None) -> str:
     url = server.rsplit("/", 1)[0] + f"/{database}"
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # DEBUG is off and the settings refuse to run without a key of their own.
+    os.environ.setdefault("SECRET_KEY", "bench-only-signing-key-not-for-production-0123456789ab")
     os.environ.setdefault("STATIC_MANIFEST", "0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     for key, value in (env or {}).items():

@@ -17,12 +17,14 @@ from drf_spectacular.utils import (
 )
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from cart.selectors import cart_get_for_request, cart_summary
+from cart.contact import ConfirmationsThrottled
+from cart.selectors import cart_get_for_request, cart_summary_for_request
 from cart.services import (
     Accepted,
     cart_checkout_for_request,
@@ -179,8 +181,14 @@ class CartDetailApi(APIView):
         pending_events = serializers.IntegerField(
             help_text="Accepted events not applied to the lines yet (0: the view is current)."
         )
-        email = serializers.CharField(allow_blank=True)
+        email = serializers.CharField(
+            allow_blank=True,
+            help_text="The reminder address; a guest's only to the browser that gave it.",
+        )
         consent = serializers.BooleanField()
+        email_confirmed = serializers.BooleanField(
+            help_text="Whether the address is confirmed: a guest's consent counts only then."
+        )
 
     @extend_schema(
         operation_id="getCart",
@@ -195,7 +203,8 @@ class CartDetailApi(APIView):
     )
     @method_decorator(ensure_csrf_cookie)
     def get(self, request: Request) -> Response:
-        summary = cart_summary(cart=cart_get_for_request(request=request))
+        cart = cart_get_for_request(request=request)
+        summary = cart_summary_for_request(request=request, cart=cart)
         return Response(self.OutputSerializer(summary).data)
 
 
@@ -228,6 +237,9 @@ class CartCheckoutApi(APIView):
 
 
 class CartContactSetApi(APIView):
+    # Confirmation emails are limited per address and per client: 429 with Retry-After.
+    answers_throttled = True
+
     @extend_schema_serializer(component_name="CartContactInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
@@ -245,7 +257,9 @@ class CartContactSetApi(APIView):
         summary="Set the reminder address",
         description="Where an abandoned-cart reminder goes and whether one may be sent; "
         "records `CartContactChanged` and answers 202. A signed-in user's address is the "
-        "account's. 400 for consent without an address, or a consent that is not a boolean.",
+        "account's; a guest's new address is recorded unconfirmed and, with consent, gets one "
+        "confirmation email (429 beyond the per-address and per-client limits). 400 for "
+        "consent without an address, or a consent that is not a boolean.",
         request=InputSerializer,
         responses={202: AcceptedSerializer},
         examples=[
@@ -261,12 +275,16 @@ class CartContactSetApi(APIView):
     )
     @idempotent
     def put(self, request: Request) -> Response:
+        """A guest's new address is recorded unconfirmed; with consent, one confirmation
+        email goes to it (429 beyond the per-address and per-client limits)."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _accepted(
-            cart_contact_set_for_request(
+        try:
+            accepted = cart_contact_set_for_request(
                 request=request,
                 email=serializer.validated_data.get("email", ""),
                 consent=serializer.validated_data["consent"],
             )
-        )
+        except ConfirmationsThrottled as error:
+            raise Throttled(wait=error.wait, detail=error.message) from error
+        return _accepted(accepted)

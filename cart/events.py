@@ -100,7 +100,9 @@ class CartCheckedOut(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CartContactChanged(DomainEvent):
-    """The address for reminders, or the consent to send them, changed."""
+    """The address for reminders, the consent to send them, or the address's confirmation
+    changed. A guest's consent counts once the address is confirmed (double opt-in): an
+    unconfirmed address with consent is what the confirmation email is sent for."""
 
     source = "shop.cart"
     schema = _schema(
@@ -112,6 +114,13 @@ class CartContactChanged(DomainEvent):
                 "examples": ["ann@example.com"],
             },
             "consent": {"type": "boolean", "description": "Whether reminders may be sent."},
+            "confirmed": {
+                "type": "boolean",
+                "default": False,
+                "description": "Whether the address is confirmed (an account's always is; "
+                "a guest's once its owner followed the confirmation email's link). "
+                "Events from before double opt-in lack it.",
+            },
         }
     )
 
@@ -119,6 +128,7 @@ class CartContactChanged(DomainEvent):
     sequence: int
     email: str
     consent: bool
+    confirmed: bool = False
 
 
 # Events that change the lines of a cart (the reminder policy debounces on these).

@@ -7,12 +7,18 @@ builds from events; requests never write lines.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+
+def cart_access_key_new() -> str:
+    """A fresh secret for a cart's session (see ``Cart.access_key``)."""
+    return secrets.token_urlsafe(32)
 
 
 class Cart(models.Model):
@@ -34,6 +40,14 @@ class Cart(models.Model):
     # Contact for abandoned-cart reminders (a guest's own; a user's comes from the account).
     email = models.EmailField(blank=True)
     consent = models.BooleanField(default=False)
+    # A guest's address counts only once its owner followed the confirmation email's link.
+    email_confirmed = models.BooleanField(default=False)
+    # A guest's session holds the cart's id and this secret; only both reach the cart. A
+    # restored recovery link gives the cart a new one, which cuts the old session off.
+    # Blank only on carts from before access keys, which their session id alone reaches.
+    access_key = models.CharField(
+        max_length=64, blank=True, default=cart_access_key_new, editable=False
+    )
     # Command side: the sequence number of the last accepted event, and each line's
     # quantity as accepted, which the next command is checked against (the projection's
     # lines may lag behind).
@@ -50,6 +64,14 @@ class Cart(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user"], condition=models.Q(status="open"), name="one_open_cart_per_user"
+            ),
+        ]
+        indexes = [
+            # Pruning finds the guest carts nobody touched for CART_RETENTION.
+            models.Index(
+                fields=["updated_at"],
+                condition=models.Q(user__isnull=True),
+                name="cart_guest_updated",
             ),
         ]
 
@@ -71,6 +93,12 @@ class Cart(models.Model):
     @property
     def contact_email(self) -> str:
         return self.user.email if self.user_id and self.user.email else self.email
+
+    @property
+    def contact_confirmed(self) -> bool:
+        """Whether consent to reminders counts: an account's address is its own; a guest's
+        only once confirmed."""
+        return self.user_id is not None or self.email_confirmed
 
 
 class CartLine(models.Model):

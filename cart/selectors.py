@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,19 +14,30 @@ from cart.models import Cart, CartLine
 from shop.models import Product
 
 SESSION_KEY = "cart_id"
+# The cart's access key, next to its id in a guest's session (see Cart.access_key).
+SESSION_ACCESS_KEY = "cart_key"
+# Which cart this browser gave a reminder address for (cart.contact).
+SESSION_CONTACT_KEY = "cart_contact"
 
 
 def carts_of_request(*, request: HttpRequest) -> QuerySet[Cart] | None:
     """The caller's open cart as a query (None: a guest without one). Only the session or
-    the user reaches a cart: no cart id from the request is ever trusted. The one rule of
-    who reaches which cart, for reads and for the commands that lock it."""
+    the user reaches a cart: no cart id from the request is ever trusted, and a guest's
+    session reaches its cart only with the cart's current access key. The one rule of who
+    reaches which cart, for reads and for the commands that lock it.
+    """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return Cart.objects.filter(user=user, status=Cart.Status.OPEN)
     cart_id = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     if not cart_id:
         return None
-    return Cart.objects.filter(pk=cart_id, user__isnull=True, status=Cart.Status.OPEN)
+    return Cart.objects.filter(
+        pk=cart_id,
+        access_key=request.session.get(SESSION_ACCESS_KEY, ""),
+        user__isnull=True,
+        status=Cart.Status.OPEN,
+    )
 
 
 def cart_get_for_request(*, request: HttpRequest, lock: bool = False) -> Cart | None:
@@ -35,6 +47,11 @@ def cart_get_for_request(*, request: HttpRequest, lock: bool = False) -> Cart | 
     if carts is None:
         return None
     return (carts.select_for_update() if lock else carts).first()
+
+
+def cart_get(*, cart_id: object) -> Cart | None:
+    """The cart ``cart_id`` as it is now, not locked (None if there is none)."""
+    return Cart.objects.filter(pk=cart_id).first()
 
 
 def cart_lock(*, cart_id: object) -> Cart | None:
@@ -81,6 +98,7 @@ class CartSummary:
     pending_events: int
     email: str
     consent: bool
+    email_confirmed: bool = False
 
 
 def cart_summary(*, cart: Cart | None) -> CartSummary:
@@ -110,4 +128,37 @@ def cart_summary(*, cart: Cart | None) -> CartSummary:
         pending_events=cart.pending_events,
         email=cart.contact_email,
         consent=cart.consent,
+        email_confirmed=cart.contact_confirmed,
+    )
+
+
+def cart_contact_visible(*, request: HttpRequest, cart: Cart | None) -> bool:
+    """Whether the caller may see ``cart``'s reminder address and consent: an account's
+    own cart, or a guest cart whose address this browser gave (not one that reached the
+    cart through a recovery link, say)."""
+    if cart is None or cart.user_id is not None:
+        return True
+    given = request.session.get(SESSION_CONTACT_KEY) if hasattr(request, "session") else None
+    return isinstance(given, dict) and given.get("cart") == str(cart.pk)
+
+
+def cart_summary_for_request(*, request: HttpRequest, cart: Cart | None) -> CartSummary:
+    """``cart_summary`` as the caller may see it (:func:`cart_contact_visible`)."""
+    summary = cart_summary(cart=cart)
+    if cart_contact_visible(request=request, cart=cart):
+        return summary
+    return replace(summary, email="", consent=False, email_confirmed=False)
+
+
+def carts_stale(*, before: datetime, limit: int) -> list[object]:
+    """Ids of guest carts nobody touched since ``before`` (open or merged ones: a
+    checked-out cart is an order's), oldest first; what pruning deletes."""
+    return list(
+        Cart.objects.filter(
+            user__isnull=True,
+            status__in=[Cart.Status.OPEN, Cart.Status.MERGED],
+            updated_at__lt=before,
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
     )

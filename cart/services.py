@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,6 +24,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest
 
+from cart.contact import (
+    confirmation_allow,
+    contact_confirmed_for,
+    contact_remember,
+    email_normalize,
+)
 from cart.events import (
     CartCheckedOut,
     CartContactChanged,
@@ -30,8 +37,8 @@ from cart.events import (
     CartItemRemoved,
     ItemAddedToCart,
 )
-from cart.models import Cart
-from cart.selectors import SESSION_KEY, cart_get_for_request, cart_line_limit
+from cart.models import Cart, cart_access_key_new
+from cart.selectors import SESSION_ACCESS_KEY, SESSION_KEY, cart_get_for_request, cart_line_limit
 from eventbus.envelope import Envelope
 from eventbus.outbox import publish
 from shop.models import Product
@@ -110,17 +117,76 @@ def cart_checkout_for_request(*, request: HttpRequest) -> Accepted:
 
 
 def cart_contact_set_for_request(*, request: HttpRequest, email: str, consent: bool) -> Accepted:
-    """Set where the caller's reminders go and whether they may be sent."""
-    if not request.user.is_authenticated and consent and not email:
+    """Set where the caller's reminders go and whether they may be sent.
+
+    A guest's address counts only once confirmed (double opt-in): a new one is recorded
+    unconfirmed and, with consent, its ``CartContactChanged`` asks for one confirmation
+    email, within the per-address and per-client limits (ConfirmationsThrottled beyond
+    them); an address this browser confirmed before counts at once.
+    """
+    guest = not request.user.is_authenticated
+    if guest and consent and not email:
         raise ValidationError({"email": "An address is needed to send reminders."})
     with transaction.atomic():
         cart = cart_get_for_request(request=request, lock=True)
         if cart is None:
-            cart = _new_cart(request)
-            _save_new(cart)
-        envelope = cart_contact_set(cart=cart, email=email, consent=consent)
+            cart = _save_new(_new_cart(request))
+        confirmed = not guest or contact_confirmed_for(request=request, cart=cart, email=email)
+        if guest and consent and not confirmed:
+            confirmation_allow(request=request, email=email)
+        envelope = cart_contact_set(cart=cart, email=email, consent=consent, confirmed=confirmed)
     cart_session_bind(request=request, cart=cart)
+    if guest:
+        contact_remember(request=request, cart=cart, email=email, confirmed=confirmed)
     return Accepted(envelope, cart)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What restoring a saved cart (a recovery link) gave the caller.
+
+    ``outcome``: "restored" (the guest cart is the caller's now), "merged" (its lines went
+    into the signed-in caller's cart), "own" (it is the signed-in caller's own cart),
+    "sign_in" (another account's cart: only signing in as it reaches it), or "closed"
+    (checked out, merged or gone).
+    """
+
+    outcome: str
+    cart: Cart | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.outcome in {"restored", "merged", "own"}
+
+
+def cart_restore_for_request(*, request: HttpRequest, cart_id: object) -> Restored:
+    """Give the caller the cart a recovery link was for (an explicit POST, never a GET).
+
+    A guest cart moves to the caller alone: it gets a new access key, so the session that
+    had it (and whoever else had the link) no longer reaches it, and the caller's session
+    key is rotated. A signed-in caller gets its lines in their own cart, never the guest's
+    address or consent. An account's cart stays for that account to sign in to.
+    """
+    user = request.user if request.user.is_authenticated else None
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().filter(pk=cart_id).first()
+        if cart is None or not cart.is_open:
+            return Restored("closed")
+        if cart.user_id is not None:
+            mine = user is not None and user.pk == cart.user_id
+            return Restored("own", cart) if mine else Restored("sign_in")
+        if user is not None:
+            restored = Restored("merged", cart_merge_guest_into_user(guest_cart=cart, user=user))
+        else:
+            cart.access_key = cart_access_key_new()
+            cart.save(update_fields=["access_key", "updated_at"])
+            restored = Restored("restored", cart)
+    # A new session key for the new access: whoever knew the old one (a fixated session)
+    # gets nothing from it.
+    request.session.cycle_key()
+    if restored.outcome == "restored":
+        cart_session_bind(request=request, cart=cart)
+    return restored
 
 
 def _existing_cart(request: HttpRequest) -> Cart:
@@ -171,11 +237,15 @@ def cart_get_or_create_for_request(*, request: HttpRequest) -> Cart:
 
 
 def cart_session_bind(*, request: HttpRequest, cart: Cart) -> None:
-    """Remember a guest's cart in their session. Called once the cart's transaction has
-    succeeded, so a refused first command leaves the session as it was; a returning
-    guest's session is not written again."""
-    if cart.user_id is None and request.session.get(SESSION_KEY) != str(cart.pk):
+    """Remember a guest's cart (its id and access key) in their session. Called once the
+    cart's transaction has succeeded, so a refused first command leaves the session as it
+    was; a returning guest's session is not written again."""
+    if cart.user_id is None and (
+        request.session.get(SESSION_KEY) != str(cart.pk)
+        or request.session.get(SESSION_ACCESS_KEY, "") != cart.access_key
+    ):
         request.session[SESSION_KEY] = str(cart.pk)
+        request.session[SESSION_ACCESS_KEY] = cart.access_key
 
 
 # --- Commands on a locked cart ---------------------------------------------------------------
@@ -301,20 +371,52 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
 
 
 @transaction.atomic(savepoint=False)
-def cart_contact_set(*, cart: Cart, email: str, consent: bool) -> Envelope:
-    """Set where reminders go and whether they may be sent (a user's address is the account's)."""
+def cart_contact_set(*, cart: Cart, email: str, consent: bool, confirmed: bool = False) -> Envelope:
+    """Set where reminders go and whether they may be sent (a user's address is the
+    account's, and so confirmed); ``confirmed``: the guest's address needs no confirmation."""
     if cart.status != Cart.Status.OPEN:
         raise ValidationError("This cart is closed.", code="cart_closed")
     if cart.user_id is not None:
-        email = cart.user.email
+        email, confirmed = cart.user.email, True
     cart.accepted_sequence += 1
-    cart.email, cart.consent = email, consent
-    cart.save(update_fields=["accepted_sequence", "email", "consent", "updated_at"])
+    cart.email, cart.consent, cart.email_confirmed = email, consent, confirmed
+    cart.save(
+        update_fields=["accepted_sequence", "email", "consent", "email_confirmed", "updated_at"]
+    )
+    return _publish_contact(cart)
+
+
+def _publish_contact(cart: Cart) -> Envelope:
     return publish(
         CartContactChanged(
-            cart_id=str(cart.pk), sequence=cart.accepted_sequence, email=email, consent=consent
+            cart_id=str(cart.pk),
+            sequence=cart.accepted_sequence,
+            email=cart.email,
+            consent=cart.consent,
+            confirmed=cart.email_confirmed,
         )
     )
+
+
+@transaction.atomic
+def cart_contact_confirm(*, cart_id: object, email: str) -> bool:
+    """Confirm ``email`` as the guest cart's reminder address (the confirmation email's
+    link): its consent counts from now on. False when the cart is gone or has another
+    address by now. A closed cart's address is confirmed all the same, for the browser's
+    next cart; only an open cart gets an event (and so, maybe, a reminder)."""
+    cart = Cart.objects.select_for_update().filter(pk=cart_id, user__isnull=True).first()
+    if cart is None or not cart.email or email_normalize(cart.email) != email_normalize(email):
+        return False
+    if cart.email_confirmed:
+        return True
+    cart.email_confirmed = True
+    if not cart.is_open:
+        cart.save(update_fields=["email_confirmed", "updated_at"])
+        return True
+    cart.accepted_sequence += 1
+    cart.save(update_fields=["accepted_sequence", "email_confirmed", "updated_at"])
+    _publish_contact(cart)
+    return True
 
 
 @transaction.atomic
@@ -330,7 +432,9 @@ def cart_merge_guest_into_user(*, guest_cart: Cart, user: AbstractBaseUser) -> C
         return None
     user_cart = Cart.objects.select_for_update().filter(user=user, status=Cart.Status.OPEN).first()
     if user_cart is None:
-        user_cart = _save_new(Cart(user=user, email=guest_cart.email, consent=guest_cart.consent))
+        # Lines only: the guest's address and consent were given for the guest cart (and
+        # may not be this account's holder's at all), never for the account.
+        user_cart = _save_new(Cart(user=user))
     products = Product.objects.in_bulk(list(guest_cart.accepted_lines), field_name="sku")
     for sku, quantity in guest_cart.accepted_lines.items():
         product = products.get(sku)
@@ -340,3 +444,17 @@ def cart_merge_guest_into_user(*, guest_cart: Cart, user: AbstractBaseUser) -> C
         if min(quantity, room) > 0:
             _add(user_cart, product, min(quantity, room))
     return user_cart
+
+
+@transaction.atomic
+def carts_delete_stale(*, cart_ids: list[object], before: datetime) -> int:
+    """Delete the carts among ``cart_ids`` that are still untouched since ``before`` (one
+    touched meanwhile stays), with their lines and everything that hangs on them."""
+    stale = Cart.objects.filter(
+        pk__in=cart_ids,
+        user__isnull=True,
+        status__in=[Cart.Status.OPEN, Cart.Status.MERGED],
+        updated_at__lt=before,
+    )
+    _, deleted = stale.delete()
+    return deleted.get(Cart._meta.label, 0)

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cart.forms import AddToCartForm, ContactForm, QuantityForm
-from cart.selectors import cart_get_for_request, cart_summary
+from cart.selectors import cart_get_for_request, cart_summary_for_request
 from cart.services import (
     Accepted,
     cart_checkout_for_request,
@@ -48,7 +48,7 @@ def _attempt(
 
 def cart_page(request: HttpRequest) -> HttpResponse:
     cart = cart_get_for_request(request=request)
-    summary = cart_summary(cart=cart)
+    summary = cart_summary_for_request(request=request, cart=cart)
     return render(
         request,
         "cart/cart.html",
@@ -107,8 +107,15 @@ def cart_contact(request: HttpRequest) -> HttpResponse:
     form = ContactForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter a valid email address.")
-    elif _attempt(request, cart_contact_set_for_request, **form.cleaned_data) is not None:
-        messages.success(request, "Saved your email preferences.")
+    elif accepted := _attempt(request, cart_contact_set_for_request, **form.cleaned_data):
+        detail = accepted.envelope.detail
+        if detail["consent"] and not detail["confirmed"]:
+            messages.success(
+                request,
+                f"We sent a link to {detail['email']}: reminders start once you confirm it.",
+            )
+        else:
+            messages.success(request, "Saved your email preferences.")
     return HttpResponseRedirect(reverse("cart:page"))
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.durations import parse_duration
 
@@ -26,11 +27,21 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str(
-    "SECRET_KEY",
-    # Only good for the embedded demo: check --deploy flags it, so production sets its own.
-    default="django-insecure-local-only-change-me",
+# The signing key of sessions, CSRF tokens and the links in emails. Without SECRET_KEY the
+# one `make run` wrote under var/ on first run (bin/setup) is used; with DEBUG off there is
+# no public fallback: a missing or "django-insecure-" key stops every process at start.
+_SECRET_KEY_FILE = VAR_DIR / "secret_key"
+SECRET_KEY = env.str("SECRET_KEY", default="") or (
+    _SECRET_KEY_FILE.read_text().strip() if _SECRET_KEY_FILE.is_file() else ""
 )
+if DEBUG and not SECRET_KEY:
+    SECRET_KEY = "django-insecure-debug-only"
+if not DEBUG and (not SECRET_KEY or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        'SECRET_KEY is missing or insecure (a "django-insecure-" key) and DEBUG is off. '
+        'Set SECRET_KEY to a long random value (python -c "import secrets; '
+        f'print(secrets.token_urlsafe(50))"), or run `make run` once to write {_SECRET_KEY_FILE}.'
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -49,6 +60,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "axes",
+    "csp",
     "core",
     "eventbus",
     "shop",
@@ -67,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,7 +120,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Throttles and login limits count here, so every process must see the same counts: a
+# file cache under var/ for the embedded shop (shared by its web and worker processes on
+# one machine), Redis (CACHE_URL=redis://...) when processes run on several machines.
+CACHES = {
+    "default": env.cache_url(
+        "CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}?max_entries=10000"
+    )
+}
 # Sessions are read from the cache and kept in the database: a returning shopper's request
 # costs no query for its session, and a restarted cache loses none.
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
@@ -118,6 +141,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+# Failed logins (the shop's and the admin's login pages, and any authenticate()) are
+# counted per username and per client address by django-axes, in the database: after
+# LOGIN_FAILURE_LIMIT failures either one is locked out for LOGIN_LOCKOUT (429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = parse_duration(env.str("LOGIN_LOCKOUT", default="15m"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.clients.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Successful logins are not logged: a table that only grows, of addresses and browsers.
+AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -129,9 +167,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Serve uploaded media from Django itself: right for the embedded shop; on AWS put media
-# on S3/CloudFront and set SERVE_MEDIA=0.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# Serve uploaded media from Django itself: only with DEBUG, or where `make run` asks for it
+# (bin/serve sets SERVE_MEDIA=1); in production a web server, S3 or CloudFront serves them.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -167,6 +205,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Bodies above this are refused before anyone parses them (the cart API sends tiny JSON).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from this site
+# only, no plugins, no framing, forms post here. The shop's pages, the admin, Swagger UI
+# (served from drf-spectacular-sidecar, its start script a file of its own) and the event
+# catalog load nothing else.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Email --------------------------------------------------------------------------------
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
@@ -199,6 +255,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     # No ?format=: one representation (JSON), and no 404 for an unknown format.
     "URL_FORMAT_OVERRIDE": None,
+    # Trusted proxies in front of the shop: 0 means the socket's address is the client's,
+    # so a forged X-Forwarded-For changes nothing; N takes the address the outermost of N
+    # proxies appended. core.clients.client_address applies the same rule everywhere.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # Every API error is an RFC 9457 problem (core.api, core.problems); core.openapi documents
 # the statuses each operation can answer, with these bodies.
@@ -281,6 +341,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eventbus.publish_due_scheduled_events",
         "schedule": env.float("SCHEDULED_EVENTS_INTERVAL", default=5.0),
     },
+    "notifications-prune-stale-carts": {
+        "task": "notifications.prune_stale_carts",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Event bus ------------------------------------------------------------------------------
@@ -342,6 +406,17 @@ CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 CART_ADD_THROTTLE_RATE = env.str("CART_ADD_THROTTLE_RATE", default="120/min")
 # How long the answer to a write with an Idempotency-Key is replayed to its retries.
 IDEMPOTENCY_KEY_TTL: timedelta = parse_duration(env.str("IDEMPOTENCY_KEY_TTL", default="24h"))
+# Double opt-in of a guest's reminder address: confirmation emails per address and per
+# client (DRF's rate syntax), and how long the email's link works.
+CART_CONFIRMATION_RATE_PER_ADDRESS = env.str("CART_CONFIRMATION_RATE_PER_ADDRESS", default="3/day")
+CART_CONFIRMATION_RATE_PER_CLIENT = env.str("CART_CONFIRMATION_RATE_PER_CLIENT", default="10/hour")
+CART_CONFIRMATION_LINK_MAX_AGE: timedelta = parse_duration(
+    env.str("CART_CONFIRMATION_LINK_MAX_AGE", default="3d")
+)
+# Guest carts nobody touched for this long are deleted with their reminders (checked-out
+# carts stay: they are orders), and so are expired sessions; hourly (beat or
+# `manage.py prune_stale_carts`). Keep it above REMINDER_LINK_MAX_AGE.
+CART_RETENTION: timedelta = parse_duration(env.str("CART_RETENTION", default="30d"))
 
 # --- Reminders ------------------------------------------------------------------------------
 REMINDER_DELAY: timedelta = parse_duration(env.str("REMINDER_DELAY", default="24h"))
@@ -391,6 +466,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
+        # django-axes logs every login at INFO; lockouts are warnings.
+        "axes": {"level": "WARNING"},
         "celery": {"level": "INFO"},
         # One line per periodic task every few seconds drowns the interesting ones.
         "celery.app.trace": {"level": "WARNING"},

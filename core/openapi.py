@@ -115,7 +115,9 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if status_code == "406":
             return self._should_add_http406_error_response()
         if status_code == "429":
-            return self._should_add_http429_error_response()
+            # A view that refuses for its own limits (not a throttle class) says so.
+            answers_throttled = getattr(self.view, "answers_throttled", False)
+            return answers_throttled or self._should_add_http429_error_response()
         return status_code in ("405", "500")
 
     def _reads_body(self) -> bool:

@@ -15,9 +15,16 @@ from contextlib import contextmanager
 
 from django.http import HttpRequest, HttpResponse
 
+logger = logging.getLogger(__name__)
 _current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # Accept what proxies send (uuids, AWS trace ids) but nothing that could forge log lines.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")
+# \A...\Z, not ^...$: "$" also matches before a trailing newline.
+_SAFE_ID = re.compile(r"\A[A-Za-z0-9._:=+/-]{1,128}\Z")
+
+
+def safe_id(value: object) -> str | None:
+    """``value`` if it is safe to write into a log line as an id, else None."""
+    return value if isinstance(value, str) and _SAFE_ID.match(value) else None
 
 
 def current_request_id() -> str | None:
@@ -27,8 +34,15 @@ def current_request_id() -> str | None:
 
 @contextmanager
 def request_id_context(request_id: str | None) -> Iterator[None]:
-    """Bind ``request_id`` for the log lines written inside the block."""
+    """Bind ``request_id`` for the log lines written inside the block (and the events
+    published there). An id that is not safe, such as a correlation id from the bus that
+    carries a line break, is replaced by a new one: it never reaches a log line."""
+    unsafe = bool(request_id) and safe_id(request_id) is None
+    if unsafe:
+        request_id = uuid.uuid4().hex
     token = _current_request_id.set(request_id or "-")
+    if unsafe:
+        logger.warning("an id that could forge log lines was replaced by this one")
     try:
         yield
     finally:
@@ -43,7 +57,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(self.header, "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = safe_id(incoming) or uuid.uuid4().hex
         request.request_id = request_id
         with request_id_context(request_id):
             response = self.get_response(request)

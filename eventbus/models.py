@@ -29,6 +29,8 @@ class OutboxEvent(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "outbox event"
+        # The admin's "retry now" (rows are otherwise read-only, so not "change").
+        permissions = [("retry_outboxevent", "Can retry outbox events now")]
         indexes = [
             # The relay only ever looks at pending rows: keep that index small.
             models.Index(
@@ -80,6 +82,8 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The admin's replay action (dead letters are otherwise read-only).
+        permissions = [("replay_deadletter", "Can replay dead letters")]
 
     def __str__(self) -> str:
         return f"{self.subscription}: {self.detail_type or '?'} {self.event_id}"

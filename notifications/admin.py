@@ -142,7 +142,7 @@ class ReminderAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"{verb} {done} of {total} reminders{skipped}.", level)
 
-    @admin.action(description="Cancel selected pending reminders")
+    @admin.action(description="Cancel selected pending reminders", permissions=["change"])
     def cancel_reminders(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         done = sum(
@@ -150,13 +150,15 @@ class ReminderAdmin(admin.ModelAdmin):
         )
         self._report(request, done, len(ids), "Cancelled")
 
-    @admin.action(description="Send selected pending reminders now")
+    @admin.action(description="Send selected pending reminders now", permissions=["change"])
     def send_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         done = sum(reminder_send_now(reminder_id=pk) for pk in ids)
         self._report(request, done, len(ids), "Queued for sending")
 
-    @admin.action(description="Reschedule selected reminders (first delay from now)")
+    @admin.action(
+        description="Reschedule selected reminders (first delay from now)", permissions=["change"]
+    )
     def reschedule(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         due_at = timezone.now() + reminder_delays()[0]

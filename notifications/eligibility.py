@@ -23,6 +23,9 @@ def reminder_refusal(*, cart: Any, empty: bool, scheduled: bool) -> str:
         return "no email address"
     if not cart.consent:
         return "consent withdrawn" if scheduled else "no consent"
+    if not cart.contact_confirmed:
+        # Double opt-in: a guest's consent counts once the address owner confirmed it.
+        return "address not confirmed"
     if email_is_suppressed(email=cart.contact_email):
         return "unsubscribed"
     if empty:

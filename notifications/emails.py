@@ -30,7 +30,7 @@ def unsubscribe_url(*, email: str) -> str:
 
 
 def recover_url(*, reminder: Reminder) -> str:
-    token = recover_token_make(reminder_id=reminder.pk)
+    token = recover_token_make(link_token=reminder.link_token)
     return absolute_url(reverse("notifications:recover", args=[token]))
 
 

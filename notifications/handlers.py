@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cart.events import LINE_EVENTS
+from cart.events import LINE_EVENTS, CartContactChanged
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.subscriptions import subscribe
+from notifications.confirmation import contact_confirmation_send
 from notifications.events import CartReminderDue
 from notifications.mailer import reminder_send_due
 from notifications.policy import reminder_policy_apply_batch
@@ -34,3 +35,19 @@ def send_abandoned_cart_email(event: DomainEvent, envelope: Envelope) -> None:
     """Sends the abandoned-cart email when a reminder falls due."""
     assert isinstance(event, CartReminderDue)
     reminder_send_due(reminder_id=event.reminder_id, activity_sequence=event.activity_sequence)
+
+
+# atomic=False: no transaction is held while the mail server answers.
+@subscribe(
+    name="contact-confirmation-mailer",
+    pattern={
+        "source": ["shop.cart"],
+        "detail-type": ["CartContactChanged"],
+        "detail": {"consent": [True], "confirmed": [False]},
+    },
+    atomic=False,
+)
+def send_contact_confirmation(event: DomainEvent, envelope: Envelope) -> None:
+    """Sends a guest's new reminder address its confirmation link (double opt-in)."""
+    assert isinstance(event, CartContactChanged)
+    contact_confirmation_send(cart_id=event.cart_id, email=event.email)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -44,8 +46,11 @@ class Reminder(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(
-        null=True, blank=True, help_text="First use of the recovery link."
+        null=True, blank=True, help_text="When the recovery link was used (it works once)."
     )
+    # What the recovery link names the reminder by: random, so no link can be guessed from
+    # another, even by someone who knows SECRET_KEY (the signature only adds expiry).
+    link_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     recovered_at = models.DateTimeField(null=True, blank=True)
     recovered_order_id = models.UUIDField(null=True, blank=True)
 

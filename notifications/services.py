@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from cart.services import Restored, cart_restore_for_request
 from eventbus.outbox import publish
 from eventbus.scheduling import cancel_schedule
 from notifications.models import EmailSuppression, Reminder
@@ -18,7 +21,7 @@ from notifications.reminders import (
     reminder_schedule,
     to_the_second,
 )
-from notifications.selectors import email_normalize
+from notifications.selectors import email_normalize, recovery_link_get
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +89,23 @@ def email_unsubscribe(*, email: str, source: str) -> int:
 
 
 @transaction.atomic
-def reminder_link_followed(*, reminder_id: int) -> Reminder | None:
-    """Note the first use of a reminder's recovery link (for the recovered count)."""
-    reminder = Reminder.objects.select_related("cart").filter(pk=reminder_id).first()
-    if reminder is None:
+def recovery_link_redeem(*, link_token: uuid.UUID, request: HttpRequest) -> Restored | None:
+    """Use a reminder's recovery link: restore its cart for the caller (a cart command) and
+    mark the link used, in one transaction, so it works once. None when the link is not
+    live (used meanwhile, replaced by a newer reminder's, or unknown)."""
+    reminder_id = (
+        Reminder.objects.filter(link_token=link_token).values_list("pk", flat=True).first()
+    )
+    locked = reminder_lock(reminder_id) if reminder_id is not None else None
+    if locked is None:
         return None
-    if reminder.clicked_at is None:
-        reminder.clicked_at = timezone.now()
-        Reminder.objects.filter(pk=reminder.pk, clicked_at__isnull=True).update(
-            clicked_at=reminder.clicked_at
+    reminder, _cart = locked
+    # Checked under the locks: two clicks at once restore the cart only once.
+    if not recovery_link_get(link_token=link_token).live:
+        return None
+    restored = cart_restore_for_request(request=request, cart_id=reminder.cart_id)
+    if restored.granted:
+        Reminder.objects.filter(pk=reminder_id, clicked_at__isnull=True).update(
+            clicked_at=timezone.now()
         )
-    return reminder
+    return restored

@@ -1,4 +1,10 @@
-"""The links in reminder emails: restore the cart, unsubscribe (RFC 8058 one-click)."""
+"""The links in our emails: restore a saved cart, unsubscribe (RFC 8058 one-click), confirm
+a reminder address.
+
+Following a link (GET) never changes anything: link scanners in mail systems follow every
+link. Each page asks, and its form's POST (CSRF-protected, but for the one-click
+unsubscribe that mail clients send) acts.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +12,86 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
-from cart.selectors import SESSION_KEY
-from cart.services import cart_merge_guest_into_user
-from notifications.services import email_unsubscribe, reminder_link_followed
-from notifications.tokens import InvalidToken, recover_token_read, unsubscribe_token_read
+from cart.selectors import cart_summary
+from cart.services import cart_contact_confirm
+from notifications.selectors import recovery_link_get
+from notifications.services import email_unsubscribe, recovery_link_redeem
+from notifications.tokens import (
+    InvalidToken,
+    confirm_token_read,
+    recover_token_read,
+    unsubscribe_token_read,
+)
+
+_UNAVAILABLE = {
+    "used": "This link was used already: it restores a cart once.",
+    "replaced": "A newer reminder about this cart was sent: only its link works now.",
+    "unknown": "This cart no longer exists.",
+    "closed": "That cart has already been checked out.",
+}
 
 
 def _invalid_link(request: HttpRequest, error: InvalidToken) -> HttpResponse:
     return render(request, "notifications/link_invalid.html", {"message": str(error)}, status=400)
 
 
-@require_GET
+def _unavailable(request: HttpRequest, reason: str) -> HttpResponse:
+    """A link that no longer gives a cart: sign in (for an account's cart), or shop on."""
+    login = f"{reverse('login')}?{urlencode({'next': reverse('cart:page')})}"
+    return render(
+        request,
+        "notifications/recover_unavailable.html",
+        {"message": _UNAVAILABLE[reason], "login_url": login},
+        status=410,
+    )
+
+
+@require_http_methods(["GET", "POST"])
 def recover_cart(request: HttpRequest, token: str) -> HttpResponse:
-    """Bring the shopper back to the cart the email was about, in any browser."""
+    """GET shows the saved cart (its lines and total, no contact details) and asks; POST
+    restores it, once (see ``cart_restore_for_request``)."""
     try:
-        reminder_id = recover_token_read(token)
+        link_token = recover_token_read(token)
     except InvalidToken as error:
         return _invalid_link(request, error)
-    reminder = reminder_link_followed(reminder_id=reminder_id)
-    if reminder is None:
-        return _invalid_link(request, InvalidToken("This cart no longer exists."))
-    cart = reminder.cart
+    link = recovery_link_get(link_token=link_token)
+    if not link.live:
+        return _unavailable(request, link.state)
+    cart = link.reminder.cart
     if not cart.is_open:
-        messages.info(request, "That cart has already been checked out.")
-    elif cart.user_id is None:
-        if request.user.is_authenticated:
-            # Signed in: the saved items join the account's cart.
-            cart_merge_guest_into_user(guest_cart=cart, user=request.user)
-        else:
-            # The signed link stands in for the session that created the cart.
-            request.session[SESSION_KEY] = str(cart.pk)
-        messages.success(request, "Welcome back! Your cart is as you left it.")
-    elif request.user.is_authenticated and request.user.pk == cart.user_id:
-        messages.success(request, "Welcome back! Your cart is as you left it.")
-    else:
+        return _unavailable(request, "closed")
+    signed_in = request.user.is_authenticated
+    if cart.user_id is not None and not (signed_in and request.user.pk == cart.user_id):
+        # An account's cart: shown to that account only, which signing in reaches anyway.
         messages.info(request, "Sign in to see the cart you saved.")
+        return HttpResponseRedirect(
+            f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"
+        )
+    if request.method == "GET":
+        summary = cart_summary(cart=cart)
+        return render(
+            request,
+            "notifications/recover.html",
+            {
+                "lines": summary.lines,
+                "total": summary.total,
+                "currency": summary.currency,
+                "into_account": signed_in and cart.user_id is None,
+            },
+        )
+    restored = recovery_link_redeem(link_token=link_token, request=request)
+    if restored is None:  # used by a click that came just before this one
+        return _unavailable(request, recovery_link_get(link_token=link_token).state)
+    if restored.outcome == "closed":
+        return _unavailable(request, "closed")
+    if restored.outcome == "merged":
+        messages.success(request, "Welcome back! The saved items are in your cart.")
+    else:
+        messages.success(request, "Welcome back! Your cart is as you left it.")
     return HttpResponseRedirect(reverse("cart:page"))
 
 
@@ -60,3 +108,19 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     email_unsubscribe(email=email, source="one-click" if one_click else "link")
     return render(request, "notifications/unsubscribed.html", {"email": email})
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_contact(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks the address's owner to confirm; POST confirms it for the cart's reminders."""
+    try:
+        cart_id, email = confirm_token_read(token)
+    except InvalidToken as error:
+        return _invalid_link(request, error)
+    if request.method == "GET":
+        return render(request, "notifications/confirm_contact.html", {"email": email})
+    if not cart_contact_confirm(cart_id=cart_id, email=email):
+        return _invalid_link(
+            request, InvalidToken("This cart no longer uses this address, or no longer exists.")
+        )
+    return render(request, "notifications/contact_confirmed.html", {"email": email})

@@ -37,7 +37,7 @@ class ProductAdmin(admin.ModelAdmin):
         widths = [str(rendition["width"]) for rendition in product.image_renditions]
         return ", ".join(widths) + " px" if widths else "-"
 
-    @admin.action(description="Make the image sizes again")
+    @admin.action(description="Make the image sizes again", permissions=["change"])
     def make_image_renditions(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         for product in queryset:
             product_image_renditions_create(product=product)

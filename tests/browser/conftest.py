@@ -130,6 +130,7 @@ def server_env(base: dict[str, str], *, media_root: Path) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "tests.browser.server_settings",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "SERVE_MEDIA": "1",  # as `make run` does: the product images come from gunicorn
     }
 
 
@@ -237,11 +238,27 @@ def _artifact_name(item: pytest.Item) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-150:]
 
 
+# Every page reports what its Content-Security-Policy blocked, as a console error.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`
+    + ` on ${document.location.pathname} (${event.sourceFile}:${event.lineNumber})`);
+});
+"""
+
+
 @pytest.fixture
 def open_page(chromium, request) -> Iterator[object]:
     """``open_page(java_script_enabled=...)`` gives a fresh page in its own browser context
-    (own cookies, so its own guest cart); failed tests leave screenshots of their pages."""
+    (own cookies, so its own guest cart); failed tests leave screenshots of their pages.
+    Whatever the Content-Security-Policy blocks on any page fails the test."""
     contexts = []
+    violations: list[str] = []
+
+    def on_console(message) -> None:
+        text = message.text
+        if "CSP violation" in text or "Content Security Policy" in text:
+            violations.append(text)
 
     def open_(
         *,
@@ -261,6 +278,8 @@ def open_page(chromium, request) -> Iterator[object]:
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
+        context.add_init_script(_REPORT_CSP_VIOLATIONS)
+        context.on("console", on_console)
         return context.new_page()
 
     yield open_
@@ -277,3 +296,4 @@ def open_page(chromium, request) -> Iterator[object]:
                 else:
                     print(f"screenshot saved: {path}")
         context.close()
+    assert violations == [], "the Content-Security-Policy blocked:\n" + "\n".join(violations)

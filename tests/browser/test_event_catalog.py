@@ -16,7 +16,12 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-SUBSCRIPTIONS = ["abandoned-cart-mailer", "cart-projection", "reminder-policy"]
+SUBSCRIPTIONS = [
+    "abandoned-cart-mailer",
+    "cart-projection",
+    "contact-confirmation-mailer",
+    "reminder-policy",
+]
 
 
 def shop_event_types() -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Only the owner's session or token reaches a cart; CSRF guards session writes."""
 
 import pytest
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -72,7 +73,7 @@ def test_csrf_is_enforced_for_session_writes(catalog, client, user):
     assert "CSRF" in response.json()["detail"]
 
     # A logged-in browser session likewise.
-    csrf_client.login(username="alice", password="s3cret-pass-word")
+    csrf_client.login(request=HttpRequest(), username="alice", password="s3cret-pass-word")
     response = csrf_client.post("/api/cart/items/", {"sku": "COF-001"}, format="json")
     assert response.status_code == 403
     assert not OutboxEvent.objects.exists()
@@ -120,7 +121,7 @@ def test_login_merges_the_guest_cart_through_events(catalog, client, user, deliv
     deliver()
     guest_cart = Cart.objects.get(user__isnull=True)
 
-    client.login(username="alice", password="s3cret-pass-word")
+    client.login(request=HttpRequest(), username="alice", password="s3cret-pass-word")
     # Django's test login() does not send the session through the login view; do as the
     # admin login view would.
     client.post("/admin/login/", {"username": "alice", "password": "s3cret-pass-word", "next": "/"})

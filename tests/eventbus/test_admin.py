@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.http import HttpRequest
 from django.utils import timezone
 
 from eventbus.conversion import to_envelope
@@ -19,7 +20,7 @@ def parcel(number: int = 1, **extra) -> ParcelShipped:
 
 def test_the_bus_admin_pages_are_for_staff_only(client, django_user_model):
     django_user_model.objects.create_user(username="shopper", password="pw-123456789")
-    client.login(username="shopper", password="pw-123456789")
+    client.login(request=HttpRequest(), username="shopper", password="pw-123456789")
     for model in ("outboxevent", "deadletter", "scheduledevent", "processedevent"):
         response = client.get(f"/admin/eventbus/{model}/")
         assert response.status_code == 302

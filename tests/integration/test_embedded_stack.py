@@ -1,5 +1,6 @@
 """`make run`'s stack on the embedded defaults: SQLite and Celery's filesystem transport
-under var/, gunicorn + worker + beat from bin/serve, no server of any kind needed."""
+under var/, gunicorn + worker + beat from bin/serve, no server of any kind needed, and no
+SECRET_KEY either: bin/setup writes a random one under var/ on first run."""
 
 import os
 import signal
@@ -23,6 +24,7 @@ def free_port() -> int:
 @pytest.fixture
 def embedded_shop(tmp_path):
     port = free_port()
+    # A fresh clone's environment: none of the test run's settings, signing key included.
     env = {
         key: value
         for key, value in os.environ.items()
@@ -34,6 +36,9 @@ def embedded_shop(tmp_path):
             "EVENT_BUS_BACKEND",
             "DEBUG",
             "PROMETHEUS_MULTIPROC_DIR",
+            "SECRET_KEY",
+            "DJANGO_SETTINGS_MODULE",
+            "SERVE_MEDIA",
         }
     }
     env.update({"VAR_DIR": str(tmp_path / "var"), "PORT": str(port), "CELERY_CONCURRENCY": "1"})
@@ -41,6 +46,9 @@ def embedded_shop(tmp_path):
         ["bin/setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert setup.returncode == 0, setup.stdout + setup.stderr
+    key_file = tmp_path / "var" / "secret_key"
+    assert len(key_file.read_text().strip()) >= 50
+    assert key_file.stat().st_mode & 0o077 == 0  # for the owner's eyes only
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         ["bin/serve"],
@@ -81,6 +89,8 @@ def test_embedded_shop_serves_catalog_health_and_event_driven_cart(embedded_shop
     page = requests.get(f"{base}/", timeout=5)
     assert page.status_code == 200
     assert "Ethiopia Yirgacheffe" in page.text
+    # make run serves the product images itself (SERVE_MEDIA=1 from bin/serve).
+    assert requests.get(f"{base}/media/products/cof-001.png", timeout=5).status_code == 200
     assert (tmp_path / "var" / "db.sqlite3").exists()
 
     shopper = requests.Session()

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from eventbus.aws.dev_scheduler import fire_due_schedules
 from notifications.models import Reminder
 from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP
+from tests.notifications.conftest import confirm_link_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,10 +35,16 @@ def consume_once() -> None:
 
 
 def shopper_with_email(api_client) -> None:
+    """Give the cart an address and confirm it from the confirmation email (the consumer
+    of ``contact-confirmation-mailer`` on SQS sends it)."""
     response = api_client.put(
         "/api/cart/contact/", {"email": "ada@example.com", "consent": True}, format="json"
     )
     assert response.status_code in (200, 202), response.content
+    consume_once()
+    [confirmation] = [m for m in mail.outbox if "/notifications/confirm/" in m.body]
+    confirm_link_in(confirmation.body)
+    mail.outbox.remove(confirmation)
 
 
 def add(api_client, sku: str) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.http import HttpRequest
 
 from core.request_id import request_id_context
 from eventbus.models import DeadLetter
@@ -62,7 +63,7 @@ def test_a_failing_handler_backs_off_becomes_a_dead_letter_and_replays_once(
     django_user_model.objects.create_superuser(
         username="ops", email="ops@example.com", password="ops-pass-123456"
     )
-    assert client.login(username="ops", password="ops-pass-123456")
+    assert client.login(request=HttpRequest(), username="ops", password="ops-pass-123456")
     page = client.get("/admin/eventbus/deadletter/").content.decode()
     assert "probe-flaky" in page and "RuntimeError: probe dependency is down" in page
 

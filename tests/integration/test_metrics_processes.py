@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from cart.services import cart_contact_confirm
 from notifications.models import Reminder
 from tests.integration.conftest import wait_until
 from tests.integration.test_runtime_lock import free_port, processes, wait_healthy  # noqa: F401
@@ -109,6 +110,8 @@ def test_a_scrape_shows_the_counts_of_every_web_and_worker_process(
     ann = Shopper(base)
     ann.give_contact()
     ann.add("TEA-001")
+    # Double opt-in: Ann follows her confirmation email's link (its service, here).
+    assert cart_contact_confirm(cart_id=ann.cart()["cart_id"], email="ann@example.com")
     ann.add("COF-001")
     shoppers = [ann]
     adds = 2

@@ -16,6 +16,7 @@ from eventbus.delivery import dispatch
 from notifications.events import CartReminderDue
 from notifications.models import Reminder, SentEmail
 from tests.conftest import MEMORY_BUS
+from tests.notifications.conftest import confirm_link_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -46,6 +47,10 @@ def due_reminder(memory_bus, require_postgres, settings, catalog, api_client, de
     api_client.put(
         "/api/cart/contact/", {"email": "ann@example.com", "consent": True}, format="json"
     )
+    deliver()
+    [confirmation] = SlowEmailBackend.sent
+    confirm_link_in(confirmation.body)
+    SlowEmailBackend.sent = []
     api_client.post("/api/cart/items/", {"sku": "COF-001"}, format="json")
     deliver()
     Reminder.objects.update(due_at=timezone.now() - timedelta(minutes=1))

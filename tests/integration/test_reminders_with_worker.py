@@ -1,5 +1,6 @@
-"""End to end: a real Celery worker with beat on Redis and PostgreSQL sends the reminder to
-a real SMTP server on loopback, exactly once."""
+"""End to end: a real Celery worker with beat on Redis and PostgreSQL sends the address's
+confirmation, then, once it is confirmed, the reminder to a real SMTP server on loopback,
+exactly once."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import socket
 
 import pytest
 
+from cart.models import Cart
 from eventbus.backend import get_backend
 from eventbus.envelope import Envelope
 from eventbus.models import OutboxEvent, ProcessedEvent
 from notifications.models import Reminder, SentEmail
 from tests.integration.conftest import wait_until
+from tests.notifications.conftest import confirm_link_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -69,6 +72,12 @@ def test_abandoned_cart_gets_exactly_one_email(
         "/api/cart/contact/", {"email": "ann@example.com", "consent": True}, format="json"
     )
     assert contact.status_code == 202
+    # Double opt-in: the worker sends the confirmation; its link confirms the address.
+    [confirmation] = wait_until(lambda: inbox.messages, timeout=30)
+    assert confirmation["To"] == "ann@example.com"
+    confirm_link_in(confirmation.get_body(("plain",)).get_content())
+    wait_until(lambda: Cart.objects.filter(email_confirmed=True).exists(), timeout=5)
+    inbox.messages.clear()
     added = api_client.post("/api/cart/items/", {"sku": "TEA-001", "quantity": 2}, format="json")
     assert added.status_code == 202
 

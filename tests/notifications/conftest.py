@@ -3,9 +3,12 @@ API, and firing the schedules that fell due."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core import mail
+from django.test import Client
 
 import eventbus.envelope
 from eventbus.scheduling import publish_due_scheduled_events
@@ -67,12 +70,22 @@ class Shopper:
         assert self.client.delete(f"/api/cart/items/{sku}/").status_code == 202
         self.deliver()
 
-    def contact(self, email: str = "shopper@example.com", consent: bool = True) -> None:
+    def contact(
+        self, email: str = "shopper@example.com", consent: bool = True, confirm: bool = True
+    ) -> None:
+        """Give the cart an address; with ``confirm``, follow the confirmation email's link
+        as its owner would (in another browser) and take that email out of the outbox."""
         response = self.client.put(
             "/api/cart/contact/", {"email": email, "consent": consent}, format="json"
         )
         assert response.status_code == 202, response.content
         self.deliver()
+        if confirm and consent:
+            confirm_address(email)
+            self.deliver()
+
+    def cart(self) -> dict:
+        return self.client.get("/api/cart/").json()
 
     def checkout(self) -> str:
         response = self.client.post("/api/cart/checkout/", format="json")
@@ -80,8 +93,36 @@ class Shopper:
         self.deliver()
         return response.json()["order_id"]
 
-    def cart(self) -> dict:
-        return self.client.get("/api/cart/").json()
+
+def confirmation_link(email: str) -> str | None:
+    """The path of the newest confirmation link in the outbox for ``email``, if any."""
+    for message in reversed(mail.outbox):
+        if message.to == [email] and "/notifications/confirm/" in message.body:
+            return re.search(r"https?://[^/\s]+(/notifications/confirm/[^/\s]+/)", message.body)[1]
+    return None
+
+
+def confirm_link_in(text: str) -> None:
+    """Follow the confirmation link in an email's ``text`` as its reader does: open it in
+    a browser of its own (GET), then press the page's button (POST)."""
+    path = re.search(r"https?://[^/\s]+(/notifications/confirm/[^/\s]+/)", text)[1]
+    inbox = Client(enforce_csrf_checks=True)
+    page = inbox.get(path)
+    assert page.status_code == 200, page.content
+    done = inbox.post(path, {"csrfmiddlewaretoken": page.context["csrf_token"]})
+    assert done.status_code == 200, done.content
+
+
+def confirm_address(email: str) -> None:
+    """Confirm ``email`` from the newest confirmation email in the outbox, and drop the
+    confirmation emails from the outbox."""
+    for message in reversed(mail.outbox):
+        if message.to == [email] and "/notifications/confirm/" in message.body:
+            confirm_link_in(message.body)
+            break
+    else:
+        return  # confirmed before (this browser), or unsubscribed: no email was sent
+    mail.outbox[:] = [m for m in mail.outbox if "/notifications/confirm/" not in m.body]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_add_with_email_and_consent_schedules_one_reminder(shopper, clock, bus):
     assert reminder.email == "ann@example.com"
     assert reminder.step == 1
     assert reminder.due_at == START + timedelta(minutes=5) + HOUR
-    assert reminder.activity_sequence == 2
+    assert reminder.activity_sequence == 3  # the address, its confirmation, the add
     [scheduled] = ScheduledEvent.objects.all()
     assert scheduled.key == reminder.schedule_key == f"cart-reminder-{added['cart_id']}"
     assert scheduled.due_at == reminder.due_at
@@ -39,7 +39,7 @@ def test_add_with_email_and_consent_schedules_one_reminder(shopper, clock, bus):
     assert detail["reminder_id"] == reminder.pk
     assert detail["cart_id"] == added["cart_id"]
     assert detail["step"] == 1
-    assert detail["activity_sequence"] == 2
+    assert detail["activity_sequence"] == 3
     # Traceable to the request that added the item.
     [add_event] = bus.of_type("ItemAddedToCart")
     assert detail["correlation_id"] == add_event.correlation_id is not None
@@ -59,7 +59,7 @@ def test_later_add_pushes_the_one_reminder_out(shopper, clock):
     assert again.due_at == START + timedelta(minutes=40) + HOUR > first.due_at
     [scheduled] = ScheduledEvent.objects.all()
     assert scheduled.due_at == again.due_at
-    assert scheduled.envelope["detail"]["activity_sequence"] == 3
+    assert scheduled.envelope["detail"]["activity_sequence"] == 4
 
 
 def test_quantity_change_pushes_it_out_too(shopper, clock):
@@ -192,7 +192,7 @@ def test_event_older_than_the_reminder_is_ignored(shopper, clock, bus):
 
     reminder.refresh_from_db()
     assert reminder.due_at == START + timedelta(minutes=30) + HOUR
-    assert reminder.activity_sequence == 3
+    assert reminder.activity_sequence == 4
 
 
 def test_late_add_after_checkout_does_not_revive_the_reminder(shopper, bus):
@@ -237,8 +237,10 @@ def test_last_step_of_the_series_schedules_nothing(shopper, clock, fire_due):
     assert not ScheduledEvent.objects.exists()
 
 
-def test_login_moves_the_reminder_to_the_users_cart(shopper, user, clock, fire_due, mailoutbox):
-    clock.set(datetime.now(UTC) - timedelta(hours=2))
+def test_login_takes_the_lines_not_the_guest_consent(shopper, user, clock, fire_due, mailoutbox):
+    """The guest's consent was given for the guest's address, not for the account's: the
+    account's cart gets the lines, and a reminder only once the account holder consents."""
+    clock.set(datetime.now(UTC) - timedelta(hours=3))
     shopper.contact("guest@example.com")
     shopper.add()
     shopper.client.force_login(user)  # the login receiver merges the guest cart
@@ -249,6 +251,14 @@ def test_login_moves_the_reminder_to_the_users_cart(shopper, user, clock, fire_d
     guest_reminder = Reminder.objects.get(cart__user__isnull=True)
     assert guest_reminder.status == Reminder.Status.SKIPPED
     assert guest_reminder.reason == "cart merged into a user's cart"
+    assert not Reminder.objects.filter(cart__user=user).exists()
+    assert mailoutbox == []
+    assert shopper.cart()["item_count"] == 1
+
+    clock.set(datetime.now(UTC) - timedelta(hours=2))
+    shopper.contact(consent=True)  # as the account: its own address, no confirmation
+    fire_due()
+
     user_reminder = Reminder.objects.get(cart__user=user)
     assert user_reminder.status == Reminder.Status.SENT
     assert [message.to for message in mailoutbox] == [["alice@example.com"]]

@@ -68,7 +68,7 @@ run-aws: install-dev
 	PORT=$(PORT) bin/serve-aws
 
 test: install-dev browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check .

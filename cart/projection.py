@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from cart.discounts import order_discount_apply
 from cart.events import (
     CartCheckedOut,
     CartContactChanged,
@@ -117,6 +118,7 @@ def _apply_checkout(cart: Cart, event: CartCheckedOut) -> None:
         },
     )
     if created:
+        order_discount_apply(order=order, event=event)
         OrderLine.objects.bulk_create(
             OrderLine(
                 order=order,

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest
 
-from cart.models import Cart, CartLine
+from cart.models import Cart, CartLine, Order
 from shop.models import Product
 
 SESSION_KEY = "cart_id"
@@ -112,3 +112,8 @@ def cart_summary(*, cart: Cart | None) -> CartSummary:
         email=cart.contact_email,
         consent=cart.consent,
     )
+
+
+def order_get(*, order_id: object) -> Order | None:
+    """The order ``order_id``, once the projection has placed it (None before)."""
+    return Order.objects.filter(pk=order_id).first()

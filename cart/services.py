@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
+from cart.discounts import discount_carry_over, discount_code_redeem
 from cart.events import (
     CartCheckedOut,
     CartContactChanged,
@@ -222,8 +223,11 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
         raise ValidationError("Your cart is empty.", code="cart_empty")
     cart = _take_sequence(cart, status=Cart.Status.CHECKED_OUT)
     order_id = str(uuid.uuid4())
+    discount = discount_code_redeem(cart=cart, order_id=order_id)
     envelope = publish(
-        CartCheckedOut(cart_id=str(cart.pk), sequence=cart.accepted_sequence, order_id=order_id)
+        CartCheckedOut(
+            cart_id=str(cart.pk), sequence=cart.accepted_sequence, order_id=order_id, **discount
+        )
     )
     return envelope, order_id
 
@@ -264,4 +268,5 @@ def cart_merge_guest_into_user(*, guest_cart: Cart, user: AbstractBaseUser) -> C
         quantity = min(line.quantity, room)
         if quantity > 0 and line.product.active:
             cart_item_add(cart=user_cart, product=line.product, quantity=quantity)
+    discount_carry_over(from_cart=guest_cart, to_cart=user_cart)
     return user_cart

@@ -6,6 +6,13 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import healthz
+from notifications.dashboard import recovery_dashboard
+
+# The admin names the shop; its index links the recovery dashboard.
+admin.site.site_header = f"{settings.SHOP_NAME} administration"
+admin.site.site_title = f"{settings.SHOP_NAME} admin"
+admin.site.index_title = f"{settings.SHOP_NAME}: site administration"
+admin.site.index_template = "admin/shop_index.html"
 
 urlpatterns = [
     path("", include("shop.urls")),
@@ -19,6 +26,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/recovery/", admin.site.admin_view(recovery_dashboard), name="recovery-dashboard"),
     path("admin/", admin.site.urls),
 ]
 

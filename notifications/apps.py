@@ -7,4 +7,7 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from notifications import handlers  # noqa: F401  (registers the subscriptions)
+        from notifications import (  # noqa: F401  (registers the subscriptions and the check)
+            checks,
+            handlers,
+        )

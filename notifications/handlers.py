@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from cart.events import LINE_EVENTS
+from cart.events import LINE_EVENTS, CartCheckedOut
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.subscriptions import subscribe
+from notifications.attribution import order_attribute
 from notifications.events import CartReminderDue
 from notifications.mailer import reminder_send_due
 from notifications.policy import reminder_policy_apply
+from notifications.recovery import FACT_EVENTS, SUBSCRIPTION, recovery_fact_record
 
 POLICY_EVENTS = [*LINE_EVENTS, "CartCheckedOut", "CartContactChanged"]
 
@@ -33,3 +35,22 @@ def send_abandoned_cart_email(event: DomainEvent, envelope: Envelope) -> None:
     """Sends the abandoned-cart email when a reminder falls due."""
     assert isinstance(event, CartReminderDue)
     reminder_send_due(reminder_id=event.reminder_id, activity_sequence=event.activity_sequence)
+
+
+@subscribe(
+    name="recovery-attribution",
+    pattern={"source": ["shop.cart"], "detail-type": ["CartCheckedOut"]},
+)
+def attribute_recovered_order(event: DomainEvent, envelope: Envelope) -> None:
+    """Credits an order placed soon after a reminder to it (OrderRecovered)."""
+    assert isinstance(event, CartCheckedOut)
+    order_attribute(event=event, envelope=envelope)
+
+
+@subscribe(
+    name=SUBSCRIPTION,
+    pattern={"source": ["shop.cart", "shop.notifications"], "detail-type": FACT_EVENTS},
+)
+def project_recovery_facts(event: DomainEvent, envelope: Envelope) -> None:
+    """Keeps the recovery dashboard's figures (carts, reminders, opens, recoveries)."""
+    recovery_fact_record(event=event, envelope=envelope)

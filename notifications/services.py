@@ -10,6 +10,9 @@ from django.utils import timezone
 
 from eventbus.outbox import publish
 from eventbus.scheduling import cancel_schedule
+from notifications.controls import reminder_due_at
+from notifications.discounts import reminder_discount_apply
+from notifications.events import RecoveryLinkOpened
 from notifications.models import EmailSuppression, Reminder
 from notifications.reminders import (
     reminder_due_event,
@@ -65,7 +68,7 @@ def reminder_reschedule(*, reminder_id: int, due_at: datetime) -> bool:
         reminder.reason = ""
     elif reminder.status != Reminder.Status.PENDING:
         return False
-    reminder.due_at = to_the_second(due_at)
+    reminder.due_at = reminder_due_at(due_at)
     reminder.save()
     reminder_schedule(reminder)
     return True
@@ -87,13 +90,24 @@ def email_unsubscribe(*, email: str, source: str) -> int:
 
 @transaction.atomic
 def reminder_link_followed(*, reminder_id: int) -> Reminder | None:
-    """Note the first use of a reminder's recovery link (for the recovered count)."""
+    """Note the first use of a reminder's recovery link (``RecoveryLinkOpened``, which
+    starts an attribution window) and put the email's discount code on its cart."""
     reminder = Reminder.objects.select_related("cart").filter(pk=reminder_id).first()
     if reminder is None:
         return None
     if reminder.clicked_at is None:
-        reminder.clicked_at = timezone.now()
-        Reminder.objects.filter(pk=reminder.pk, clicked_at__isnull=True).update(
-            clicked_at=reminder.clicked_at
-        )
+        opened_at = timezone.now()
+        if Reminder.objects.filter(pk=reminder.pk, clicked_at__isnull=True).update(
+            clicked_at=opened_at
+        ):
+            reminder.clicked_at = opened_at
+            publish(
+                RecoveryLinkOpened(
+                    reminder_id=reminder.pk,
+                    cart_id=str(reminder.cart_id),
+                    step=reminder.step,
+                    opened_at=opened_at.isoformat(),
+                )
+            )
+    reminder_discount_apply(reminder)
     return reminder

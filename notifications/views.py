@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cart.selectors import SESSION_KEY
 from cart.services import cart_merge_guest_into_user
+from notifications.discounts import reminder_discount_notice
 from notifications.services import email_unsubscribe, reminder_link_followed
 from notifications.tokens import InvalidToken, recover_token_read, unsubscribe_token_read
 
@@ -44,6 +45,8 @@ def recover_cart(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, "Welcome back! Your cart is as you left it.")
     else:
         messages.info(request, "Sign in to see the cart you saved.")
+    if not cart.is_checked_out and (notice := reminder_discount_notice(reminder)):
+        messages.info(request, notice)
     return HttpResponseRedirect(reverse("cart:page"))
 
 

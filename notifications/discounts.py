@@ -1,0 +1,48 @@
+"""The discount a reminder email carries (``REMINDER_DISCOUNTS``): issued once per reminder
+through :mod:`cart.discounts`, put on the cart when the shopper follows the email's link."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.core.exceptions import ValidationError
+
+from cart.discounts import discount_code_apply, discount_code_issue, discount_code_refusal
+from notifications.controls import discount_valid_for, step_discounts
+from notifications.models import Reminder
+
+
+def reminder_discount_issue(reminder: Reminder) -> None:
+    """Give a reminder of a discounted step its own code (the same one on a retried send)."""
+    percent = step_discounts().get(reminder.step)
+    if percent is None or reminder.discount_code_id is not None:
+        return
+    code = discount_code_issue(
+        reference=f"reminder-{reminder.pk}",
+        percent=percent,
+        valid_for=discount_valid_for(),
+        email=reminder.email,
+    )
+    reminder.discount_code = code
+    reminder.save(update_fields=["discount_code", "updated_at"])
+
+
+def reminder_discount_apply(reminder: Reminder) -> None:
+    """Put the reminder's code on its cart, if the cart is open and the code still valid
+    (:func:`reminder_discount_notice` tells the shopper which)."""
+    code = reminder.discount_code
+    if code is None or not reminder.cart.is_open or code.applied_to_id == reminder.cart_id:
+        return
+    with contextlib.suppress(ValidationError):  # expired or used: the notice says so
+        discount_code_apply(cart=reminder.cart, code=code.code)
+
+
+def reminder_discount_notice(reminder: Reminder) -> str:
+    """What to tell a shopper who followed the link about the email's code ("" without)."""
+    code = reminder.discount_code
+    if code is None:
+        return ""
+    refusal = discount_code_refusal(code)
+    if refusal:
+        return refusal
+    return f"Your discount code {code.code} ({code.percent:g}% off) is applied to your cart."

@@ -62,7 +62,7 @@ class ReminderAdmin(admin.ModelAdmin):
         "status",
         "short_reason",
         "step",
-        "short_cart",
+        "short_schedule_key",
         "sent_at",
         "recovered_at",
     ]
@@ -204,9 +204,10 @@ class ReminderAdmin(admin.ModelAdmin):
             return reminder.reason
         return format_html('<span title="{}">{}…</span>', reminder.reason, reminder.reason[:39])
 
-    @admin.display(description="cart", ordering="cart_id")
-    def short_cart(self, reminder: Reminder) -> str:
-        return short_id(reminder.cart_id)
+    @admin.display(description="schedule (cart)", ordering="schedule_key")
+    def short_schedule_key(self, reminder: Reminder) -> str:
+        # "cart-reminder-" and the start of the cart id; all of it on hover.
+        return short_id(reminder.schedule_key, length=22)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # Annotate before ordering: the default get_queryset() orders by get_ordering(),

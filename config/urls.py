@@ -2,16 +2,19 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import healthz
 from notifications.dashboard import recovery_dashboard
 
-# The admin names the shop; its index links the recovery dashboard.
-admin.site.site_header = f"{settings.SHOP_NAME} administration"
-admin.site.site_title = f"{settings.SHOP_NAME} admin"
-admin.site.index_title = f"{settings.SHOP_NAME}: site administration"
+lazy_setting = lazy(lambda name: str(getattr(settings, name)), str)
+
+# The admin names the shop (read when a page renders); its index links the recovery dashboard.
+admin.site.site_header = format_lazy("{} administration", lazy_setting("SHOP_NAME"))
+admin.site.site_title = format_lazy("{} admin", lazy_setting("SHOP_NAME"))
 admin.site.index_template = "admin/shop_index.html"
 
 urlpatterns = [

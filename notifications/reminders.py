@@ -11,7 +11,7 @@ the admin never interleave on one cart.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -60,7 +60,7 @@ def reminder_schedule(reminder: Reminder) -> None:
                 reminder_id=reminder.pk,
                 cart_id=str(reminder.cart_id),
                 step=reminder.step,
-                due_at=reminder.due_at.isoformat(),
+                due_at=reminder.due_at.astimezone(UTC).isoformat(),
             )
         )
     if changed:

@@ -33,6 +33,11 @@ def _new_code() -> str:
     return "-".join(groups)
 
 
+def percent_text(percent: Decimal) -> str:
+    """``10`` for 10.00, ``12.5`` for 12.50: how a percentage reads in a message."""
+    return f"{percent.normalize():f}"
+
+
 def code_normalize(code: str) -> str:
     return code.strip().upper()
 

@@ -20,6 +20,7 @@ from cart.discounts import (
     cart_discount,
     discount_code_apply_for_request,
     discount_code_remove_for_request,
+    percent_text,
 )
 from cart.forms import AddToCartForm, ContactForm, DiscountCodeForm, QuantityForm
 from cart.selectors import cart_get_for_request, cart_summary
@@ -130,7 +131,9 @@ def cart_discount_apply(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"Discount code {code.code} applied: {code.percent:g}% off.")
+        messages.success(
+            request, f"Discount code {code.code} applied: {percent_text(code.percent)}% off."
+        )
     return HttpResponseRedirect(reverse("cart:page"))
 
 

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from cart.discounts import percent_text
 from cart.selectors import CartSummary
 from notifications.models import Reminder
 
@@ -213,7 +214,10 @@ def controls_summary() -> list[tuple[str, str, str]]:
         ),
         (
             "REMINDER_DISCOUNTS",
-            ", ".join(f"step {step}: {percent:g}%" for step, percent in sorted(discounts.items()))
+            ", ".join(
+                f"step {step}: {percent_text(percent)}%"
+                for step, percent in sorted(discounts.items())
+            )
             or "none",
             f"Single-use codes, valid for {_hours(discount_valid_for())}.",
         ),

@@ -7,7 +7,12 @@ import contextlib
 
 from django.core.exceptions import ValidationError
 
-from cart.discounts import discount_code_apply, discount_code_issue, discount_code_refusal
+from cart.discounts import (
+    discount_code_apply,
+    discount_code_issue,
+    discount_code_refusal,
+    percent_text,
+)
 from notifications.controls import discount_valid_for, step_discounts
 from notifications.models import Reminder
 
@@ -45,4 +50,4 @@ def reminder_discount_notice(reminder: Reminder) -> str:
     refusal = discount_code_refusal(code)
     if refusal:
         return refusal
-    return f"Your discount code {code.code} ({code.percent:g}% off) is applied to your cart."
+    return f"Your discount code {code.code} ({percent_text(code.percent)}% off) is applied to your cart."

@@ -166,9 +166,7 @@ def test_a_cart_below_the_minimum_value_is_skipped(
     assert mailoutbox == []
     reminder = Reminder.objects.get()
     assert reminder.status == Reminder.Status.SKIPPED
-    assert reminder.reason == (
-        f"below the minimum cart value ({product.price * 2 + 1:.2f} EUR)"
-    )
+    assert reminder.reason == (f"below the minimum cart value ({product.price * 2 + 1:.2f} EUR)")
 
 
 def test_a_cart_at_the_minimum_value_gets_its_email(
@@ -274,9 +272,7 @@ def test_opening_the_link_starts_a_window_of_its_own(shopper, clock, reminded, s
     assert opened["reminder_id"] == reminder.pk
 
     # Three days after the email (outside its window), one after the link was opened.
-    Reminder.objects.filter(pk=reminder.pk).update(
-        sent_at=reminder.clicked_at - timedelta(days=2)
-    )
+    Reminder.objects.filter(pk=reminder.pk).update(sent_at=reminder.clicked_at - timedelta(days=2))
     _checkout_at(shopper, clock, reminder.clicked_at + timedelta(days=1))
 
     [recovered] = published("OrderRecovered")

@@ -50,4 +50,5 @@ def reminder_discount_notice(reminder: Reminder) -> str:
     refusal = discount_code_refusal(code)
     if refusal:
         return refusal
-    return f"Your discount code {code.code} ({percent_text(code.percent)}% off) is applied to your cart."
+    off = percent_text(code.percent)
+    return f"Your discount code {code.code} ({off}% off) is applied to your cart."

@@ -56,4 +56,7 @@ def cart_timeline(*, cart_id: object, cart_created_at: datetime) -> Timeline:
             value=str(cart_id),
         )
     ]
+    # Envelope times have one-second resolution: within a second, the cart's own events
+    # in their sequence, then the reminders' (which follow from them).
+    entries.sort(key=lambda entry: (entry.time, entry.sequence is None, entry.sequence or 0))
     return Timeline(entries, horizon, complete=cart_created_at >= horizon)

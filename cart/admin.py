@@ -23,8 +23,7 @@ class CartAdmin(admin.ModelAdmin):
         "email",
         "consent",
         "status",
-        "accepted_sequence",
-        "applied_sequence",
+        "events",
         "last_activity_at",
     ]
     list_filter = ["status", "consent"]
@@ -43,6 +42,10 @@ class CartAdmin(admin.ModelAdmin):
     @admin.display(description="cart", ordering="id")
     def short_cart_id(self, cart: Cart) -> str:
         return short_id(cart.pk)
+
+    @admin.display(description="events applied / accepted", ordering="accepted_sequence")
+    def events(self, cart: Cart) -> str:
+        return f"{cart.applied_sequence} / {cart.accepted_sequence}"
 
 
 class OrderLineInline(admin.TabularInline):
@@ -100,17 +103,7 @@ class DiscountStateFilter(admin.SimpleListFilter):
 class DiscountCodeAdmin(admin.ModelAdmin):
     """The codes issued (by reminder emails), and what became of each."""
 
-    list_display = [
-        "code",
-        "percent",
-        "email",
-        "reference",
-        "created_at",
-        "expires_at",
-        "state",
-        "used_at",
-        "short_order_id",
-    ]
+    list_display = ["code", "percent", "email", "expires_at", "state", "short_order_id"]
     list_filter = [DiscountStateFilter]
     search_fields = ["code", "email", "reference", "used_by_order_id"]
     date_hierarchy = "created_at"
@@ -133,7 +126,7 @@ class DiscountCodeAdmin(admin.ModelAdmin):
     @admin.display(description="state")
     def state(self, code: DiscountCode) -> str:
         if code.used_at is not None:
-            return "used"
+            return f"used {timezone.localtime(code.used_at):%d %b %Y %H:%M}"
         if discount_code_refusal(code):
             return "expired"
         return "applied to a cart" if code.applied_to_id else "not used yet"

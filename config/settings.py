@@ -118,6 +118,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["config.formats"]  # compact dates and times (config/formats/en)
 
 # --- Static and media -------------------------------------------------------------------
 STATIC_URL = "/static/"

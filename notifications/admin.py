@@ -55,17 +55,7 @@ class DueTodayFilter(admin.SimpleListFilter):
 
 @admin.register(Reminder)
 class ReminderAdmin(admin.ModelAdmin):
-    list_display = [
-        "email",
-        "cart_total",
-        "due_at",
-        "status",
-        "short_reason",
-        "step",
-        "short_schedule_key",
-        "sent_at",
-        "recovered_at",
-    ]
+    list_display = ["email", "cart_total", "state", "step", "short_schedule_key"]
     list_filter = ["status", OverdueFilter, DueTodayFilter, "step"]
     search_fields = ["email"]
     date_hierarchy = "due_at"
@@ -198,11 +188,22 @@ class ReminderAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="reason", ordering="reason")
-    def short_reason(self, reminder: Reminder) -> str:
-        if len(reminder.reason) <= 40:
-            return reminder.reason
-        return format_html('<span title="{}">{}…</span>', reminder.reason, reminder.reason[:39])
+    @admin.display(description="status", ordering="due_at")
+    def state(self, reminder: Reminder) -> str:
+        """Status with its moment (due, or sent) and the reason, shortened (all on hover)."""
+        moment = reminder.sent_at or reminder.due_at
+        when = f"{'sent' if reminder.sent_at else 'due'} {timezone.localtime(moment):%d %b %H:%M}"
+        if reminder.recovered_at:
+            when += ", recovered"
+        reason = reminder.reason
+        if len(reason) > 28:
+            reason = format_html('<span title="{}">{}…</span>', reason, reason[:27])
+        return format_html(
+            "<strong>{}</strong> · {}{}",
+            reminder.get_status_display(),
+            when,
+            format_html("<br>{}", reason) if reason else "",
+        )
 
     @admin.display(description="schedule (cart)", ordering="schedule_key")
     def short_schedule_key(self, reminder: Reminder) -> str:

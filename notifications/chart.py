@@ -32,14 +32,17 @@ def daily_chart_svg(days: list[Day]) -> str:
         x_label_rotation=0,
         print_values=False,
         include_x_axis=True,
-        min_scale=1,
-        max_scale=5,
+        truncate_label=-1,
         margin=8,
     )
     chart.x_labels = [day.day.strftime("%d %b") for day in days]
+    # Whole numbers on the y axis: these are counts.
+    highest = max([day.sent for day in days] + [day.recovered for day in days] + [1])
+    step = max(1, -(-highest // 5))
+    chart.y_labels = list(range(0, highest + step, step))
     # Label every day for a week; then about every seventh, or they overlap.
-    step = 1 if len(days) <= 7 else 7
-    chart.x_labels_major = chart.x_labels[::step]
+    every = 1 if len(days) <= 7 else 7
+    chart.x_labels_major = chart.x_labels[::every]
     chart.add("Reminders sent", [day.sent for day in days])
     chart.add("Orders recovered", [day.recovered for day in days])
     return chart.render(is_unicode=True)

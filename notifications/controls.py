@@ -167,8 +167,11 @@ def recently_emailed(*, email: str, exclude_id: int, now: datetime, cap: timedel
 
 
 def _hours(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    return f"{hours:g}h" if hours >= 1 else f"{span.total_seconds() / 60:g}m"
+    """``16h``, ``5d``, ``90m``: a duration as the settings write it."""
+    seconds = span.total_seconds()
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:g}d"
+    return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}m"
 
 
 def sending_refusal(*, reminder: Reminder, email: str, offer: CartSummary) -> str:

@@ -112,8 +112,9 @@ def _record_failure(reminder_id: int, error: Exception) -> None:
             reminder.reason = f"sending failed {reminder.send_attempts} times: {text}"[:255]
         elif Reminder.objects.filter(cart=cart, status=Reminder.Status.PENDING).exists():
             # The cart changed meanwhile and has a newer reminder: that one will be sent.
-            reminder.status = Reminder.Status.SKIPPED
-            reminder.reason = "replaced by a newer reminder after a failed send"
+            reminder_mark_skipped(
+                reminder, reason="replaced by a newer reminder after a failed send"
+            )
         else:
             reminder.status = Reminder.Status.PENDING
             reminder.reason = f"attempt {reminder.send_attempts} failed: {text}"[:255]

@@ -50,6 +50,7 @@ def attribute_recovered_order(event: DomainEvent, envelope: Envelope) -> None:
 @subscribe(
     name=SUBSCRIPTION,
     pattern={"source": ["shop.cart", "shop.notifications"], "detail-type": FACT_EVENTS},
+    versions={"CartReminderSent": 2},  # it reads sent_at
 )
 def project_recovery_facts(event: DomainEvent, envelope: Envelope) -> None:
     """Keeps the recovery dashboard's figures (carts, reminders, opens, recoveries)."""

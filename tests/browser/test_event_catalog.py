@@ -16,7 +16,13 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-SUBSCRIPTIONS = ["abandoned-cart-mailer", "cart-projection", "reminder-policy"]
+SUBSCRIPTIONS = [
+    "abandoned-cart-mailer",
+    "cart-projection",
+    "recovery-attribution",
+    "recovery-dashboard",
+    "reminder-policy",
+]
 
 
 def shop_event_types() -> list[tuple[str, str]]:
@@ -39,7 +45,7 @@ def test_the_catalog_page_shows_types_versions_and_subscriptions(shop_server, op
     expect(page.get_by_role("heading", name="Event Shop events", level=1)).to_be_visible()
 
     types = shop_event_types()
-    assert len(types) == 7
+    assert len(types) == 12  # 6 cart, 6 reminder and recovery types
     expect(page.locator("section[data-event-type]")).to_have_count(len(types))
     for detail_type, source in types:
         section = page.locator(f"section[data-event-type='{detail_type}']")

@@ -36,6 +36,9 @@ def _summary(detail: dict) -> str:
     parts = [f"{name} {detail[name]}" for name in _SHOWN if detail.get(name) not in (None, "")]
     if "consent" in detail:
         parts.append("consent" if detail["consent"] else "no consent")
+    if detail.get("consent") and "confirmed" in detail:
+        # Double opt-in: a guest's consent counts (and a reminder follows) once confirmed.
+        parts.append("confirmed" if detail["confirmed"] else "not confirmed yet")
     return ", ".join(parts)
 
 

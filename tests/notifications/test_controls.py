@@ -7,14 +7,13 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.test import Client
 from django.utils import timezone
 
 from cart.models import Cart, Order
 from eventbus.models import OutboxEvent
 from notifications.controls import QuietHours, reminder_due_at
 from notifications.models import Reminder
-from tests.notifications.conftest import HOUR, Shopper
+from tests.notifications.conftest import HOUR, Shopper, restore
 
 pytestmark = pytest.mark.django_db
 
@@ -266,7 +265,8 @@ def test_opening_the_link_starts_a_window_of_its_own(shopper, clock, reminded, s
     settings.REMINDER_ATTRIBUTION_WINDOW = timedelta(days=2)
     reminder = Reminder.objects.get()
     path = re.search(r"https://shop\.example\.com(/notifications/recover/[^/\s]+/)", reminded.body)
-    Client().get(path.group(1))
+    # Opening the link shows the cart; restoring it (the page's POST) opens the window.
+    assert restore(shopper.client, path.group(1)).status_code == 302
     reminder.refresh_from_db()
     [opened] = published("RecoveryLinkOpened")
     assert opened["reminder_id"] == reminder.pk

@@ -17,7 +17,7 @@ from cart.models import Cart, Order
 from eventbus.retention import prune_bus_records
 from notifications.models import RecoveryFact, Reminder
 from notifications.recovery_figures import period_start, recovery_figures
-from tests.notifications.conftest import HOUR, Shopper
+from tests.notifications.conftest import HOUR, Shopper, restore
 from tests.notifications.test_admin import staff  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -72,9 +72,9 @@ def scenario(catalog, deliver, fire_due, mailoutbox, settings):
         fire_due()
     emails = {message.to[0]: message for message in mailoutbox}
     with time_machine.travel(start + 3 * HOUR, tick=False):
-        linked.client.get(recover_path(emails["ann@example.com"]))
+        restore(linked.client, recover_path(emails["ann@example.com"]))  # puts the code on
         deliver()
-        Client().get(recover_path(emails["gus@example.com"]))
+        restore(Client(), recover_path(emails["gus@example.com"]))  # in another browser
         deliver()
     with time_machine.travel(start + 4 * HOUR, tick=False):
         linked.checkout()  # with the email's code

@@ -13,7 +13,7 @@ from cart.discounts import discount_amount, discount_code_issue
 from cart.models import DiscountCode, Order
 from eventbus.models import OutboxEvent
 from notifications.models import Reminder
-from tests.notifications.conftest import HOUR, Shopper
+from tests.notifications.conftest import HOUR, Shopper, restore
 from tests.notifications.test_admin import staff  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_only_the_discounted_step_carries_a_code_of_its_own(second_email):
 def test_a_code_works_once_and_the_order_records_it(second_email, deliver, product, clock):
     code = Reminder.objects.get(step=2).discount_code
     browser = Client()
-    response = browser.get(recover_path(second_email[1]), follow=True)
+    response = restore(browser, recover_path(second_email[1]), follow=True)
     assert f"Your discount code {code.code} (10% off) is applied to your cart." in (
         response.content.decode()
     )
@@ -153,7 +153,7 @@ def test_issuing_twice_for_one_reminder_gives_the_same_code(db):
 def test_the_admin_lists_codes_and_their_use(second_email, deliver, staff):  # noqa: F811
     code = Reminder.objects.get(step=2).discount_code
     browser = Client()
-    browser.get(recover_path(second_email[1]))
+    restore(browser, recover_path(second_email[1]))
     order_id = browser.post("/api/cart/checkout/", content_type="application/json").json()[
         "order_id"
     ]

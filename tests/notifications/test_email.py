@@ -11,6 +11,7 @@ from django.test import Client
 from cart.models import Cart
 from eventbus.models import ScheduledEvent
 from notifications.models import EmailSuppression, Reminder
+from tests.notifications.conftest import restore
 
 pytestmark = pytest.mark.django_db
 
@@ -112,13 +113,6 @@ def test_headers_offer_one_click_unsubscribe(sent):
     assert wire.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in wire.get_payload()] == ["text/plain", "text/html"]
     assert link(html_part(sent), "unsubscribe") == unsubscribe
-
-
-def restore(client: Client, path: str):
-    """Open a recovery link and press its page's button, as a person does."""
-    page = client.get(path)
-    assert page.status_code == 200, page.content
-    return client.post(path, {"csrfmiddlewaretoken": page.context["csrf_token"]})
 
 
 def test_recovery_link_restores_the_cart_in_a_fresh_browser(sent, shopper, deliver):

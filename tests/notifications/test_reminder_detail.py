@@ -25,6 +25,18 @@ def change_page(client, reminder) -> str:
     return response.content.decode()
 
 
+def detail_rows(table: str) -> list[tuple[str, str, str, str]]:
+    """(time, event, sequence, detail) of each timeline row."""
+    return [
+        (time, kind, sequence, detail)
+        for time, kind, sequence, detail in re.findall(
+            r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>(\d*)</td><td><code>[^<]*</code></td>"
+            r"<td>([^<]*)</td></tr>",
+            table,
+        )
+    ]
+
+
 @pytest.fixture
 def pending(shopper):
     shopper.client.credentials(HTTP_X_REQUEST_ID="req-contact-1")
@@ -45,10 +57,13 @@ def test_the_timeline_lists_the_carts_events_with_sequence_and_correlation_id(
     rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>(\d*)</td><td><code>", table)
     cart_events = [(kind, sequence) for _, kind, sequence in rows if sequence]
     assert cart_events == [
-        ("CartContactChanged", "1"),
-        ("ItemAddedToCart", "2"),
+        ("CartContactChanged", "1"),  # the address, with consent, unconfirmed
+        ("CartContactChanged", "2"),  # its owner followed the confirmation email's link
         ("ItemAddedToCart", "3"),
+        ("ItemAddedToCart", "4"),
     ]
+    contact_rows = [summary for _, kind, _, summary in detail_rows(table) if "Contact" in kind]
+    assert contact_rows == ["consent, not confirmed yet", "consent, confirmed"]
     assert [kind for _, kind, sequence in rows if not sequence] == ["CartReminderScheduled"]
     assert "<code>req-contact-1</code>" in table and "<code>req-add-2</code>" in table
     assert "sku COF-001, quantity 2" in table

@@ -72,7 +72,10 @@ def _contact(event: CartContactChanged, envelope: Envelope) -> RecoveryFact:
         occurred_at=envelope.time,
         cart_id=event.cart_id,
         sequence=event.sequence,
-        reachable=bool(event.email and event.consent),
+        # Double opt-in: a guest's consent counts once the address is confirmed (an
+        # account's always is); events from before it lack the flag and count through
+        # their cart's reminder, if it had one.
+        reachable=bool(event.email and event.consent and event.confirmed),
     )
 
 

@@ -86,7 +86,7 @@ def _by_reason(facts: QuerySet[RecoveryFact]) -> list[tuple[str, int]]:
 
 
 def _reachable_carts(active: QuerySet[RecoveryFact]) -> int:
-    """Carts whose newest contact event gave an address and consent, or that had a
+    """Carts whose newest contact event gave a confirmed address and consent, or that had a
     reminder scheduled (a signed-in shopper's merged cart has consent without an event)."""
     newest_contact = (
         RecoveryFact.objects.filter(kind=Kind.CONTACT, cart_id=OuterRef("cart_id"))

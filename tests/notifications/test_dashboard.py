@@ -17,7 +17,7 @@ from cart.models import Cart, Order
 from eventbus.retention import prune_bus_records
 from notifications.models import RecoveryFact, Reminder
 from notifications.recovery_figures import period_start, recovery_figures
-from tests.notifications.conftest import HOUR, Shopper, restore
+from tests.notifications.conftest import HOUR, Shopper, confirm_address, restore
 from tests.notifications.test_admin import staff  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +105,10 @@ def expected(days: int, now: datetime) -> dict[str, object]:
         daily[day] = daily.get(day, 0) + 1
     return {
         "carts_with_items": carts.distinct().count(),
-        "carts_reachable": carts.filter(consent=True).exclude(email="").distinct().count(),
+        "carts_reachable": carts.filter(consent=True, email_confirmed=True)
+        .exclude(email="")
+        .distinct()
+        .count(),
         "scheduled": reminders.filter(created_at__gte=start).count(),
         "sent": sent.count(),
         "skipped_by_reason": by_reason(Reminder.Status.SKIPPED),
@@ -145,6 +148,19 @@ def test_the_scenario_gives_the_figures_computed_from_carts_reminders_and_orders
     without = Order.objects.get(email="bob@example.com")
     assert thirty["revenue"] == [("EUR", with_code.total + without.total)]
     assert thirty["steps"] == [(1, 5, 2)]
+
+
+def test_an_address_counts_as_reachable_once_its_owner_confirmed_it(shopper):
+    shopper.contact("hal@example.com", confirm=False)  # consent, no confirmation yet
+    shopper.add()
+    assert recovery_figures(days=7).carts_reachable == 0
+    assert not Reminder.objects.exists()
+
+    confirm_address("hal@example.com")
+    shopper.deliver()
+
+    assert recovery_figures(days=7).carts_reachable == 1
+    assert Reminder.objects.get().email == "hal@example.com"
 
 
 def test_a_shorter_period_leaves_out_the_older_reminders(scenario):

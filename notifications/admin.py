@@ -76,6 +76,7 @@ class ReminderAdmin(admin.ModelAdmin):
         "updated_at",
         "sent_at",
         "clicked_at",
+        "restored_to_cart_id",
         "recovered_at",
         "recovered_order_id",
         "first_scheduled_at",

@@ -1,8 +1,9 @@
 """Attribution: which orders the reminders recovered (``recovery-attribution`` subscription).
 
 An order counts as recovered when it is placed within ``REMINDER_ATTRIBUTION_WINDOW``
-after a reminder of its cart (or to its address, from another cart of the same shopper)
-was sent or had its link opened. The latest such touch gets the credit, once per order and
+after a reminder of its cart (or to its address, from another cart of the same shopper, or
+whose recovery link restored its lines into the order's cart: a signed-in shopper's) was
+sent or had its link opened. The latest such touch gets the credit, once per order and
 once per reminder; the decision is published as ``OrderRecovered``, with the order's total
 after any discount, so the dashboard can count revenue from events alone.
 """
@@ -50,7 +51,7 @@ def order_attribute(*, event: CartCheckedOut, envelope: Envelope) -> Reminder | 
     placed_at = envelope.time
     start = placed_at - attribution_window()
     touched = Q(sent_at__range=(start, placed_at)) | Q(clicked_at__range=(start, placed_at))
-    whose = Q(cart_id=event.cart_id)
+    whose = Q(cart_id=event.cart_id) | Q(restored_to_cart_id=event.cart_id)
     if order.email:
         whose |= Q(email__iexact=order.email)
     candidates = list(

@@ -45,13 +45,17 @@ def reminder_discount_apply(reminder: Reminder, *, cart: Any = None) -> None:
         discount_code_apply(cart=cart, code=code.code)
 
 
-def reminder_discount_notice(reminder: Reminder) -> str:
-    """What to tell a shopper who followed the link about the email's code ("" without)."""
+def reminder_discount_notice(reminder: Reminder, *, cart: Any) -> str:
+    """What to tell a shopper who restored the link about the email's code: that it is on
+    ``cart`` (the cart the lines went to) now, or why it cannot be ("" without a code)."""
     code = reminder.discount_code
     if code is None:
         return ""
+    code.refresh_from_db()  # as the restore left it
     refusal = discount_code_refusal(code)
     if refusal:
         return refusal
+    if cart is None or code.applied_to_id != cart.pk:
+        return ""
     off = percent_text(code.percent)
     return f"Your discount code {code.code} ({off}% off) is applied to your cart."

@@ -51,6 +51,11 @@ class Reminder(models.Model):
     # What the recovery link names the reminder by: random, so no link can be guessed from
     # another, even by someone who knows SECRET_KEY (the signature only adds expiry).
     link_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The cart the link restored the lines into: the reminder's own, or a signed-in
+    # shopper's (whose order then counts as recovered by it, notifications.attribution).
+    restored_to_cart_id = models.UUIDField(
+        null=True, blank=True, help_text="The cart its recovery link restored the lines into."
+    )
     recovered_at = models.DateTimeField(null=True, blank=True)
     recovered_order_id = models.UUIDField(null=True, blank=True)
     first_scheduled_at = models.DateTimeField(
@@ -80,6 +85,11 @@ class Reminder(models.Model):
                 fields=["due_at"], condition=models.Q(status="pending"), name="reminder_pending_due"
             ),
             models.Index(fields=["email"], name="reminder_email"),
+            models.Index(
+                fields=["restored_to_cart_id"],
+                condition=models.Q(restored_to_cart_id__isnull=False),
+                name="reminder_restored_to_cart",
+            ),
         ]
 
     def __str__(self) -> str:

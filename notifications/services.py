@@ -94,10 +94,11 @@ def email_unsubscribe(*, email: str, source: str) -> int:
 @transaction.atomic
 def recovery_link_redeem(*, link_token: uuid.UUID, request: HttpRequest) -> Restored | None:
     """Use a reminder's recovery link: restore its cart for the caller (a cart command),
-    mark the link used (``RecoveryLinkOpened``, which starts an attribution window) and put
-    the email's discount code on the restored cart, in one transaction, so it works once.
-    None when the link is not live (used meanwhile, replaced by a newer reminder's, or
-    unknown)."""
+    mark the link used (``RecoveryLinkOpened``, which starts an attribution window), note
+    the cart the lines went to (a signed-in shopper's own: its order is the reminder's to
+    credit) and put the email's discount code on that cart, in one transaction, so it works
+    once. None when the link is not live (used meanwhile, replaced by a newer reminder's,
+    or unknown)."""
     reminder_id = (
         Reminder.objects.filter(link_token=link_token).values_list("pk", flat=True).first()
     )
@@ -111,8 +112,9 @@ def recovery_link_redeem(*, link_token: uuid.UUID, request: HttpRequest) -> Rest
     restored = cart_restore_for_request(request=request, cart_id=reminder.cart_id)
     if restored.granted:
         opened_at = timezone.now()
+        restored_to = restored.cart.pk if restored.cart is not None else None
         if Reminder.objects.filter(pk=reminder_id, clicked_at__isnull=True).update(
-            clicked_at=opened_at
+            clicked_at=opened_at, restored_to_cart_id=restored_to
         ):
             reminder.clicked_at = opened_at
             publish(

@@ -93,7 +93,7 @@ def recover_cart(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, "Welcome back! The saved items are in your cart.")
     else:
         messages.success(request, "Welcome back! Your cart is as you left it.")
-    if notice := reminder_discount_notice(link.reminder):
+    if notice := reminder_discount_notice(link.reminder, cart=restored.cart):
         messages.info(request, notice)
     return HttpResponseRedirect(reverse("cart:page"))
 

@@ -10,9 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from cart.discounts import discount_amount, discount_code_issue
-from cart.models import DiscountCode, Order
+from cart.models import Cart, DiscountCode, Order
 from eventbus.models import OutboxEvent
 from notifications.models import Reminder
+from notifications.recovery_figures import recovery_figures
 from tests.notifications.conftest import HOUR, Shopper, restore
 from tests.notifications.test_admin import staff  # noqa: F401  (fixture)
 
@@ -96,6 +97,58 @@ def test_a_code_works_once_and_the_order_records_it(second_email, deliver, produ
     response = other.client.post("/cart/discount/", {"code": code.code.lower()}, follow=True)
     assert f"The discount code {code.code} has already been used." in response.content.decode()
     assert 'data-testid="cart-discount"' not in other.client.get("/cart/").content.decode()
+
+
+def test_a_signed_in_shopper_restoring_a_foreign_link_gets_the_lines_and_the_code(
+    second_email, deliver, product, clock, user
+):
+    """The lines and the email's code go to the account's cart, never the guest's address
+    or consent; the account's order counts as recovered by the reminder whose link it
+    restored (its cart and address are not the reminder's)."""
+    reminder = Reminder.objects.get(step=2)
+    code = reminder.discount_code
+    browser = Client()
+    browser.force_login(user)
+
+    response = restore(browser, recover_path(second_email[1]), follow=True)
+    deliver()
+
+    body = response.content.decode()
+    assert "The saved items are in your cart." in body
+    assert f"Your discount code {code.code} (10% off) is applied to your cart." in body
+    account_cart = Cart.objects.get(user=user, status=Cart.Status.OPEN)
+    assert {line.sku: line.quantity for line in account_cart.lines.all()} == {product.sku: 2}
+    assert account_cart.email == "" and account_cart.consent is False
+    code.refresh_from_db()
+    assert code.applied_to_id == account_cart.pk
+    assert not Reminder.objects.filter(cart=account_cart).exists()
+
+    clock.advance(timedelta(minutes=5))
+    response = browser.post("/api/cart/checkout/", content_type="application/json")
+    assert response.status_code == 202
+    deliver()
+
+    order = Order.objects.get(pk=response.json()["order_id"])
+    assert order.email == "alice@example.com" and order.discount_code == code.code
+    reminder.refresh_from_db()
+    assert str(reminder.recovered_order_id) == str(order.pk)
+    recovered = OutboxEvent.objects.get(detail_type="OrderRecovered").envelope["detail"]
+    assert recovered["touch"] == "link-opened" and recovered["total"] == f"{order.total:.2f}"
+    figures = recovery_figures(days=7, now=timezone.now() + HOUR)  # the shop clock moved on
+    assert figures.links_opened == 1 and figures.orders_recovered == 1
+    assert figures.orders_with_discount == 1
+
+
+def test_restoring_a_link_whose_code_expired_says_so(second_email, deliver):
+    code = Reminder.objects.get(step=2).discount_code
+    DiscountCode.objects.filter(pk=code.pk).update(expires_at=timezone.now() - HOUR)
+
+    response = restore(Client(), recover_path(second_email[1]), follow=True)
+
+    body = response.content.decode()
+    assert "Your cart is as you left it." in body  # the cart itself is restored
+    assert f"The discount code {code.code} expired on" in body and "is applied" not in body
+    assert DiscountCode.objects.get(pk=code.pk).applied_to is None
 
 
 def test_an_expired_code_is_refused(catalog, deliver, product):

@@ -16,11 +16,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from cart.selectors import cart_lines, cart_summary
+from cart.selectors import cart_lines
 from core.display import short_id
-from notifications.emails import reminder_email_build
 from notifications.models import EmailSuppression, Reminder, SentEmail
-from notifications.offer import reminder_offer
+from notifications.preview import email_preview_policy, reminder_email_preview
 from notifications.selectors import reminder_counts, reminder_delays
 from notifications.services import reminder_cancel, reminder_reschedule, reminder_send_now
 from notifications.timeline import cart_timeline
@@ -86,6 +85,10 @@ class ReminderAdmin(admin.ModelAdmin):
         "timeline",
     ]
 
+    class Media:
+        # The preview's frame and text part: classes, not style attributes (the CSP).
+        css = {"all": ["notifications/admin.css"]}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # reminders come from the policy, not by hand
 
@@ -96,36 +99,32 @@ class ReminderAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _preview_message(self, reminder: Reminder):
-        summary = reminder_offer(summary=cart_summary(cart=reminder.cart))
-        return reminder_email_build(reminder=reminder, summary=summary, preview=True)
-
     @xframe_options_sameorigin  # shown in a frame on the reminder's own page
     def email_preview_html(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """The HTML part of the reminder's email as it would go out now (inert links)."""
         reminder = get_object_or_404(Reminder.objects.select_related("cart"), pk=object_id)
         if not self.has_view_permission(request, reminder):
             raise Http404
-        message = self._preview_message(reminder)
+        message = reminder_email_preview(reminder=reminder)
         html = next(body for body, kind in message.alternatives if kind == "text/html")
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
-        # The email's own markup only: no script runs in it, whatever a product name holds.
-        response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
+        # Its own policy (inline style, no script; see notifications.preview), which the
+        # site's CSP middleware leaves as it is.
+        response["Content-Security-Policy"] = email_preview_policy()
         return response
 
     @admin.display(description="email preview")
     def email_preview(self, reminder: Reminder) -> str:
-        message = self._preview_message(reminder)
+        message = reminder_email_preview(reminder=reminder)
         url = reverse("admin:notifications_reminder_email", args=[reminder.pk])
         return format_html(
             '<p>Subject: <strong data-testid="preview-subject">{}</strong></p>'
             '<p><a href="{}" target="_blank" rel="noopener">Open the HTML part</a> '
             "(as the email would go out now; its links lead nowhere)</p>"
             '<iframe src="{}" title="The HTML part" sandbox="allow-same-origin" '
-            'style="width: 100%; max-width: 660px; height: 640px; border: 1px solid #ccc;">'
-            "</iframe>"
-            '<h3>Text part</h3><pre data-testid="preview-text" '
-            'style="white-space: pre-wrap; max-width: 660px;">{}</pre>',
+            'class="email-preview-frame"></iframe>'
+            '<h3>Text part</h3><pre data-testid="preview-text" class="email-preview-text">'
+            "{}</pre>",
             message.subject,
             url,
             url,

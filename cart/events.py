@@ -92,10 +92,27 @@ class CartCheckedOut(DomainEvent):
 
     source = "shop.cart"
     schema = _schema({"order_id": {**_UUID, "description": "The order the cart became."}})
+    # Optional: events from before discounts existed have neither field.
+    schema["properties"] |= {
+        "discount_code": {
+            "type": "string",
+            "maxLength": 32,
+            "description": "The discount code redeemed by this order; empty for none.",
+            "examples": ["BACK-7KQ2-M9XD"],
+        },
+        "discount_percent": {
+            "type": "string",
+            "pattern": r"^\d{1,3}\.\d{2}$",
+            "description": "What the code takes off the lines' sum, in percent.",
+            "examples": ["10.00"],
+        },
+    }
 
     cart_id: str
     sequence: int
     order_id: str
+    discount_code: str = ""
+    discount_percent: str = "0.00"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,3 +18,7 @@ class ContactForm(forms.Form):
     consent = forms.BooleanField(
         required=False, label="Email me a reminder if I leave items in my cart"
     )
+
+
+class DiscountCodeForm(forms.Form):
+    code = forms.CharField(max_length=32, label="Discount code")

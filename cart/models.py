@@ -150,6 +150,9 @@ class Order(models.Model):
     email = models.EmailField(blank=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
+    # A discount code redeemed at checkout, and what it took off the lines' sum.
+    discount_code = models.CharField(max_length=32, blank=True)
+    discount_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     placed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -173,3 +176,32 @@ class OrderLine(models.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+
+
+class DiscountCode(models.Model):
+    """A unique, single-use, expiring percentage off a cart (see :mod:`cart.discounts`).
+
+    Applied to at most one open cart at a time (``applied_to``); redeemed once, by the
+    checkout that places ``used_by_order_id``.
+    """
+
+    code = models.CharField(max_length=32, unique=True)
+    percent = models.DecimalField(max_digits=5, decimal_places=2)
+    reference = models.CharField(
+        max_length=64, unique=True, help_text="What it was issued for (one code each)."
+    )
+    email = models.EmailField(blank=True, help_text="Who it was issued to.")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    applied_to = models.OneToOneField(
+        Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="discount_code"
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by_order_id = models.UUIDField(null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.code

@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from cart.discounts import order_discount_apply
 from cart.events import (
     CartCheckedOut,
     CartContactChanged,
@@ -66,7 +67,7 @@ class _Batch:
 
     products: dict[str, Product]
     prices: dict[str, dict[str, Any]]  # event id -> the detail the accept recorded
-    orders: list[tuple[Order, list[CartLine]]] = field(default_factory=list)
+    orders: list[tuple[Order, list[CartLine], CartCheckedOut]] = field(default_factory=list)
 
 
 def cart_projection_apply(*, items: Iterable[Item]) -> None:
@@ -235,7 +236,7 @@ def _apply_checkout(
         currency=cart.currency,
         total=sum((line.line_total for line in lines), Decimal("0.00")),
     )
-    batch.orders.append((order, lines))
+    batch.orders.append((order, lines, event))
 
 
 def _apply_contact(
@@ -287,14 +288,17 @@ def _write(states: Iterable[_CartState], batch: _Batch) -> None:
         Cart.objects.bulk_update(
             moved, ["applied_sequence", "last_event_id", "last_activity_at", "updated_at"]
         )
-    for order, lines in batch.orders:
-        _create_order(order, lines, batch)
+    for order, lines, event in batch.orders:
+        _create_order(order, lines, event, batch)
 
 
-def _create_order(order: Order, lines: list[CartLine], batch: _Batch) -> None:
+def _create_order(
+    order: Order, lines: list[CartLine], event: CartCheckedOut, batch: _Batch
+) -> None:
     if Order.objects.filter(Q(pk=order.pk) | Q(cart=order.cart)).exists():
         return  # created by an earlier delivery of this checkout
     order.save(force_insert=True)
+    order_discount_apply(order=order, event=event)
     OrderLine.objects.bulk_create(
         OrderLine(
             order=order,

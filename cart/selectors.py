@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 
-from cart.models import Cart, CartLine
+from cart.models import Cart, CartLine, Order
 from shop.models import Product
 
 SESSION_KEY = "cart_id"
@@ -162,3 +162,8 @@ def carts_stale(*, before: datetime, limit: int) -> list[object]:
         .order_by("updated_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def order_get(*, order_id: object) -> Order | None:
+    """The order ``order_id``, once the projection has placed it (None before)."""
+    return Order.objects.filter(pk=order_id).first()

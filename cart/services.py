@@ -30,6 +30,7 @@ from cart.contact import (
     contact_remember,
     email_normalize,
 )
+from cart.discounts import discount_carry_over, discount_code_redeem
 from cart.events import (
     CartCheckedOut,
     CartContactChanged,
@@ -364,8 +365,11 @@ def cart_checkout(*, cart: Cart) -> tuple[Envelope, str]:
     cart.status = Cart.Status.CHECKED_OUT
     cart.save(update_fields=["accepted_sequence", "status", "updated_at"])
     order_id = str(uuid.uuid4())
+    discount = discount_code_redeem(cart=cart, order_id=order_id)
     envelope = publish(
-        CartCheckedOut(cart_id=str(cart.pk), sequence=cart.accepted_sequence, order_id=order_id)
+        CartCheckedOut(
+            cart_id=str(cart.pk), sequence=cart.accepted_sequence, order_id=order_id, **discount
+        )
     )
     return envelope, order_id
 
@@ -443,6 +447,7 @@ def cart_merge_guest_into_user(*, guest_cart: Cart, user: AbstractBaseUser) -> C
         room = cart_line_limit(product=product) - user_cart.accepted_lines.get(sku, 0)
         if min(quantity, room) > 0:
             _add(user_cart, product, min(quantity, room))
+    discount_carry_over(from_cart=guest_cart, to_cart=user_cart)
     return user_cart
 
 

@@ -10,5 +10,7 @@ urlpatterns = [
     path("lines/<str:sku>/", views.cart_line_update, name="line-update"),
     path("lines/<str:sku>/remove/", views.cart_line_remove, name="line-remove"),
     path("contact/", views.cart_contact, name="contact"),
+    path("discount/", views.cart_discount_apply, name="discount"),
+    path("discount/remove/", views.cart_discount_remove, name="discount-remove"),
     path("checkout/", views.cart_checkout_page, name="checkout"),
 ]

@@ -16,7 +16,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from cart.forms import AddToCartForm, ContactForm, QuantityForm
+from cart.discounts import (
+    cart_discount,
+    discount_code_apply_for_request,
+    discount_code_remove_for_request,
+    percent_text,
+)
+from cart.forms import AddToCartForm, ContactForm, DiscountCodeForm, QuantityForm
 from cart.selectors import cart_get_for_request, cart_summary_for_request
 from cart.services import (
     Accepted,
@@ -57,6 +63,8 @@ def cart_page(request: HttpRequest) -> HttpResponse:
             "summary": summary,
             "lines": summary.lines,
             "total": summary.total,
+            "discount": cart_discount(cart=cart, subtotal=summary.total),
+            "discount_form": DiscountCodeForm(),
             "contact_form": ContactForm(
                 initial={"email": summary.email, "consent": summary.consent} if cart else {}
             ),
@@ -116,6 +124,30 @@ def cart_contact(request: HttpRequest) -> HttpResponse:
             )
         else:
             messages.success(request, "Saved your email preferences.")
+    return HttpResponseRedirect(reverse("cart:page"))
+
+
+@require_POST
+def cart_discount_apply(request: HttpRequest) -> HttpResponse:
+    form = DiscountCodeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a discount code.")
+        return HttpResponseRedirect(reverse("cart:page"))
+    try:
+        code = discount_code_apply_for_request(request=request, code=form.cleaned_data["code"])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, f"Discount code {code.code} applied: {percent_text(code.percent)}% off."
+        )
+    return HttpResponseRedirect(reverse("cart:page"))
+
+
+@require_POST
+def cart_discount_remove(request: HttpRequest) -> HttpResponse:
+    if discount_code_remove_for_request(request=request):
+        messages.success(request, "Removed the discount code.")
     return HttpResponseRedirect(reverse("cart:page"))
 
 

@@ -158,9 +158,11 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The shop's time zone: admin times, the recovery dashboard's days, reminder quiet hours.
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["config.formats"]  # compact dates and times (config/formats/en)
 
 # --- Static and media -------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -394,6 +396,11 @@ EVENT_CATALOG = {
 
 # --- Shop and cart --------------------------------------------------------------------------
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
+# Who the shop is, in the admin's header and in the emails' header and footer.
+SHOP_NAME = env.str("SHOP_NAME", default="Event Shop")
+SHOP_LOGO_URL = env.str("SHOP_LOGO_URL", default="")  # absolute, or a path under SITE_URL
+SHOP_CONTACT_EMAIL = env.str("SHOP_CONTACT_EMAIL", default="")  # default: the sender's
+SHOP_ADDRESS = env.str("SHOP_ADDRESS", default="")
 # PostgreSQL text search configuration (the catalog's language: stemming and stop words).
 SHOP_SEARCH_CONFIG = env.str("SHOP_SEARCH_CONFIG", default="english")
 # Widths (px) of the product image renditions made with Pillow for srcset (never upscaled).
@@ -426,6 +433,24 @@ REMINDER_SERIES: list[timedelta] = [
 # The mailto: target of the List-Unsubscribe header (default: the sender's address).
 REMINDER_UNSUBSCRIBE_MAILTO = env.str("REMINDER_UNSUBSCRIBE_MAILTO", default="")
 REMINDER_LINK_MAX_AGE: timedelta = parse_duration(env.str("REMINDER_LINK_MAX_AGE", default="14d"))
+# Sending controls (notifications/controls.py; its system check refuses a malformed value).
+# At most one reminder per address in this period, across carts ("0": no cap).
+_cap = env.str("REMINDER_FREQUENCY_CAP", default="16h").strip()
+REMINDER_FREQUENCY_CAP: timedelta | None = None if _cap in ("", "0") else parse_duration(_cap)
+# "21:00-08:00" in TIME_ZONE: a reminder due inside is sent at their end ("": none).
+REMINDER_QUIET_HOURS = env.str("REMINDER_QUIET_HOURS", default="")
+# Carts worth less than this (in stock, in SHOP_CURRENCY) get no reminder.
+REMINDER_MIN_CART_VALUE = env.str("REMINDER_MIN_CART_VALUE", default="0")
+# An order placed this long after a reminder was sent or its link opened counts as recovered.
+REMINDER_ATTRIBUTION_WINDOW: timedelta = parse_duration(
+    env.str("REMINDER_ATTRIBUTION_WINDOW", default="5d")
+)
+# Discount per series step, "2:10%" or "1:5%,2:10%": that step's email carries a unique,
+# single-use code valid for REMINDER_DISCOUNT_VALID_FOR.
+REMINDER_DISCOUNTS = env.str("REMINDER_DISCOUNTS", default="")
+REMINDER_DISCOUNT_VALID_FOR: timedelta = parse_duration(
+    env.str("REMINDER_DISCOUNT_VALID_FOR", default="7d")
+)
 
 # --- Metrics (core/metrics.py) -------------------------------------------------------------
 # prometheus_client's multiprocess mode: every process (gunicorn workers, Celery prefork

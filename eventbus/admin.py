@@ -190,7 +190,10 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error")
     def short_error(self, letter: DeadLetter) -> str:
-        return _shorten(letter.error)
+        # Short enough for the list to fit 1280 px; the first line in full on hover.
+        return format_html(
+            '<span title="{}">{}</span>', _shorten(letter.error, 200), _shorten(letter.error, 40)
+        )
 
     @admin.display(description="replayed", boolean=True, ordering="replayed_at")
     def replayed(self, letter: DeadLetter) -> bool:

@@ -8,7 +8,10 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from core.metrics import register_collector
-        from notifications import handlers  # noqa: F401  (registers the subscriptions)
+        from notifications import (  # noqa: F401  (registers the subscriptions and the check)
+            checks,
+            handlers,
+        )
         from notifications.metrics import collect_reminder_metrics
 
         register_collector("notifications", collect_reminder_metrics)

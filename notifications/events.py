@@ -145,3 +145,148 @@ def _sent_v2_to_v1(detail: dict[str, Any], envelope: Envelope) -> dict[str, Any]
     detail["message_id"] = detail.pop("channel_message_id")
     del detail["channel"], detail["sent_at"]
     return detail
+
+
+_REASON = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "description": "Why, in words an admin reads (also the dashboard's grouping).",
+    "examples": ["frequency cap: this address had a reminder less than 16h ago"],
+}
+_MOMENT = {"type": "string", "format": "date-time"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CartReminderScheduled(DomainEvent):
+    """A new reminder was scheduled for a cart (moving it later publishes nothing)."""
+
+    source = "shop.notifications"
+    schema = {
+        "type": "object",
+        "properties": {
+            "reminder_id": _REMINDER_ID,
+            "cart_id": _CART_ID,
+            "step": _STEP,
+            "due_at": {**_MOMENT, "description": "When it was first due (UTC)."},
+        },
+        "required": ["reminder_id", "cart_id", "step", "due_at"],
+    }
+
+    reminder_id: int
+    cart_id: str
+    step: int
+    due_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CartReminderSkipped(DomainEvent):
+    """A due reminder was not sent: a re-check or a sending control refused it."""
+
+    source = "shop.notifications"
+    schema = {
+        "type": "object",
+        "properties": {
+            "reminder_id": _REMINDER_ID,
+            "cart_id": _CART_ID,
+            "step": _STEP,
+            "reason": _REASON,
+        },
+        "required": ["reminder_id", "cart_id", "step", "reason"],
+    }
+
+    reminder_id: int
+    cart_id: str
+    step: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CartReminderCancelled(DomainEvent):
+    """A pending reminder was cancelled before it fell due (checkout, empty cart, staff...)."""
+
+    source = "shop.notifications"
+    schema = CartReminderSkipped.schema
+
+    reminder_id: int
+    cart_id: str
+    step: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryLinkOpened(DomainEvent):
+    """The recovery link of a reminder email was opened for the first time."""
+
+    source = "shop.notifications"
+    schema = {
+        "type": "object",
+        "properties": {
+            "reminder_id": _REMINDER_ID,
+            "cart_id": _CART_ID,
+            "step": _STEP,
+            "opened_at": {**_MOMENT, "description": "When (UTC)."},
+        },
+        "required": ["reminder_id", "cart_id", "step", "opened_at"],
+    }
+
+    reminder_id: int
+    cart_id: str
+    step: int
+    opened_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderRecovered(DomainEvent):
+    """An order was placed within REMINDER_ATTRIBUTION_WINDOW of a reminder's email or of
+    the opening of its link: the reminder gets the credit (the latest such touch)."""
+
+    source = "shop.notifications"
+    schema = {
+        "type": "object",
+        "properties": {
+            "reminder_id": _REMINDER_ID,
+            "cart_id": {**_UUID, "description": "The cart that was checked out."},
+            "order_id": {**_UUID, "description": "The order (cart.Order)."},
+            "step": _STEP,
+            "touch": {
+                "type": "string",
+                "enum": ["sent", "link-opened"],
+                "description": "What the credit is for: the email, or the opening of its link.",
+            },
+            "total": {
+                "type": "string",
+                "pattern": r"^\d+\.\d{2}$",
+                "description": "The order's total (after any discount), as a decimal string.",
+                "examples": ["42.50"],
+            },
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["EUR"]},
+            "discount_code": {
+                "type": "string",
+                "maxLength": 32,
+                "description": "The discount code the order used; empty for none.",
+            },
+            "placed_at": {**_MOMENT, "description": "When the order was placed (UTC)."},
+        },
+        "required": [
+            "reminder_id",
+            "cart_id",
+            "order_id",
+            "step",
+            "touch",
+            "total",
+            "currency",
+            "discount_code",
+            "placed_at",
+        ],
+    }
+
+    reminder_id: int
+    cart_id: str
+    order_id: str
+    step: int
+    touch: str
+    total: str
+    currency: str
+    discount_code: str
+    placed_at: str

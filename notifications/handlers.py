@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from cart.events import LINE_EVENTS, CartContactChanged
+from cart.events import LINE_EVENTS, CartCheckedOut, CartContactChanged
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
 from eventbus.subscriptions import subscribe
+from notifications.attribution import order_attribute
 from notifications.confirmation import contact_confirmation_send
 from notifications.events import CartReminderDue
 from notifications.mailer import reminder_send_due
 from notifications.policy import reminder_policy_apply_batch
+from notifications.recovery import FACT_EVENTS, SUBSCRIPTION, recovery_fact_record
 
 POLICY_EVENTS = [*LINE_EVENTS, "CartCheckedOut", "CartContactChanged"]
 
@@ -51,3 +53,23 @@ def send_contact_confirmation(event: DomainEvent, envelope: Envelope) -> None:
     """Sends a guest's new reminder address its confirmation link (double opt-in)."""
     assert isinstance(event, CartContactChanged)
     contact_confirmation_send(cart_id=event.cart_id, email=event.email)
+
+
+@subscribe(
+    name="recovery-attribution",
+    pattern={"source": ["shop.cart"], "detail-type": ["CartCheckedOut"]},
+)
+def attribute_recovered_order(event: DomainEvent, envelope: Envelope) -> None:
+    """Credits an order placed soon after a reminder to it (OrderRecovered)."""
+    assert isinstance(event, CartCheckedOut)
+    order_attribute(event=event, envelope=envelope)
+
+
+@subscribe(
+    name=SUBSCRIPTION,
+    pattern={"source": ["shop.cart", "shop.notifications"], "detail-type": FACT_EVENTS},
+    versions={"CartReminderSent": 2},  # it reads sent_at
+)
+def project_recovery_facts(event: DomainEvent, envelope: Envelope) -> None:
+    """Keeps the recovery dashboard's figures (carts, reminders, opens, recoveries)."""
+    recovery_fact_record(event=event, envelope=envelope)

@@ -29,12 +29,15 @@ from django.utils import timezone
 from cart.selectors import cart_summary
 from eventbus.failures import PermanentFailure, max_attempts
 from eventbus.outbox import publish
+from notifications.controls import reminder_due_at, sending_refusal
+from notifications.discounts import reminder_discount_issue
 from notifications.eligibility import reminder_refusal
 from notifications.emails import reminder_email_build
 from notifications.events import CartReminderSent
 from notifications.metrics import EMAILS_FAILED, EMAILS_SENT
 from notifications.models import Reminder, SentEmail
-from notifications.reminders import reminder_lock, reminder_schedule, to_the_second
+from notifications.offer import reminder_offer
+from notifications.reminders import reminder_lock, reminder_mark_skipped, reminder_schedule
 from notifications.selectors import reminder_delays
 
 logger = logging.getLogger(__name__)
@@ -83,15 +86,15 @@ def _claim(reminder_id: int, activity_sequence: int) -> EmailMultiAlternatives |
             return None
         summary = cart_summary(cart=cart)
         reason = _refusal(reminder=reminder, cart=cart, has_lines=bool(summary.lines))
+        offer = reminder_offer(summary=summary)
+        reason = reason or sending_refusal(reminder=reminder, email=cart.contact_email, offer=offer)
         if reason:
-            reminder.status = Reminder.Status.SKIPPED
-            reminder.reason = reason
-            reminder.save(update_fields=["status", "reason", "updated_at"])
-            logger.info("reminder %s skipped: %s", reminder.pk, reason)
+            reminder_mark_skipped(reminder, reason=reason)
             return None
         # The rule approved the cart's address now (an account's may have changed).
         reminder.email = cart.contact_email
-        message = reminder_email_build(reminder=reminder, summary=summary)
+        reminder_discount_issue(reminder)
+        message = reminder_email_build(reminder=reminder, summary=offer)
         reminder.status = Reminder.Status.SENDING
         reminder.send_attempts += 1
         reminder.save(update_fields=["email", "status", "send_attempts", "updated_at"])
@@ -110,8 +113,9 @@ def _record_failure(reminder_id: int, error: Exception) -> None:
             reminder.reason = f"sending failed {reminder.send_attempts} times: {text}"[:255]
         elif Reminder.objects.filter(cart=cart, status=Reminder.Status.PENDING).exists():
             # The cart changed meanwhile and has a newer reminder: that one will be sent.
-            reminder.status = Reminder.Status.SKIPPED
-            reminder.reason = "replaced by a newer reminder after a failed send"
+            reminder_mark_skipped(
+                reminder, reason="replaced by a newer reminder after a failed send"
+            )
         else:
             reminder.status = Reminder.Status.PENDING
             reminder.reason = f"attempt {reminder.send_attempts} failed: {text}"[:255]
@@ -140,7 +144,7 @@ def _schedule_next_step(*, reminder: Reminder, cart: Any) -> Reminder | None:
         step=reminder.step + 1,
         activity_sequence=reminder.activity_sequence,
         activity_at=reminder.activity_at,
-        due_at=to_the_second(reminder.sent_at + gap),
+        due_at=reminder_due_at(reminder.sent_at + gap),
         schedule_key=reminder.schedule_key,
     )
     reminder_schedule(following)

@@ -51,8 +51,24 @@ class Reminder(models.Model):
     # What the recovery link names the reminder by: random, so no link can be guessed from
     # another, even by someone who knows SECRET_KEY (the signature only adds expiry).
     link_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The cart the link restored the lines into: the reminder's own, or a signed-in
+    # shopper's (whose order then counts as recovered by it, notifications.attribution).
+    restored_to_cart_id = models.UUIDField(
+        null=True, blank=True, help_text="The cart its recovery link restored the lines into."
+    )
     recovered_at = models.DateTimeField(null=True, blank=True)
     recovered_order_id = models.UUIDField(null=True, blank=True)
+    first_scheduled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When CartReminderScheduled announced it."
+    )
+    discount_code = models.ForeignKey(
+        "cart.DiscountCode",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The code its email carries (REMINDER_DISCOUNTS).",
+    )
 
     class Meta:
         ordering = ["due_at"]
@@ -69,6 +85,11 @@ class Reminder(models.Model):
                 fields=["due_at"], condition=models.Q(status="pending"), name="reminder_pending_due"
             ),
             models.Index(fields=["email"], name="reminder_email"),
+            models.Index(
+                fields=["restored_to_cart_id"],
+                condition=models.Q(restored_to_cart_id__isnull=False),
+                name="reminder_restored_to_cart",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,3 +128,46 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} to {self.to}"
+
+
+class RecoveryFact(models.Model):
+    """One fact of the recovery dashboard, projected from one event (notifications.recovery).
+
+    ``key`` makes each fact once (a redelivery or a rebuild inserts nothing new): per cart
+    and day for carts with items, per event for contact changes, per reminder for its
+    outcomes and per order for recoveries. The dashboard's figures are counts and sums of
+    these rows, so they can always be rebuilt from the events (``rebuild_recovery_dashboard``).
+    """
+
+    class Kind(models.TextChoices):
+        CART_ACTIVE = "cart_active", "Cart had items added (that day)"
+        CONTACT = "contact", "Cart contact changed"
+        SCHEDULED = "scheduled", "Reminder scheduled"
+        SENT = "sent", "Reminder sent"
+        SKIPPED = "skipped", "Reminder skipped"
+        CANCELLED = "cancelled", "Reminder cancelled"
+        LINK_OPENED = "link_opened", "Recovery link opened"
+        RECOVERED = "recovered", "Order recovered"
+
+    key = models.CharField(max_length=96, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    cart_id = models.UUIDField()
+    reminder_id = models.BigIntegerField(null=True, blank=True)
+    step = models.PositiveSmallIntegerField(null=True, blank=True)
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    reachable = models.BooleanField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    order_id = models.UUIDField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    discount_code = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "occurred_at"], name="recovery_fact_kind_time"),
+            models.Index(fields=["cart_id", "kind"], name="recovery_fact_cart_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"

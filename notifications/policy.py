@@ -9,7 +9,6 @@ fixed number of queries per cart however many events each cart had in it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -18,9 +17,10 @@ from cart.events import CartCheckedOut, CartContactChanged, CartItemQuantityChan
 from cart.selectors import cart_has_lines, cart_lock
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
+from notifications.controls import reminder_due_at
 from notifications.eligibility import reminder_refusal
 from notifications.models import Reminder
-from notifications.reminders import reminder_mark_cancelled, reminder_schedule, to_the_second
+from notifications.reminders import reminder_mark_cancelled, reminder_schedule
 from notifications.selectors import reminder_delays, reminder_schedule_key
 
 logger = logging.getLogger(__name__)
@@ -38,20 +38,6 @@ def _cart_known_empty(*, cart: Any, event: DomainEvent) -> bool:
         return False
     known_from = event.sequence - 1 if isinstance(event, CartContactChanged) else event.sequence
     return cart.applied_sequence >= known_from and not cart_has_lines(cart=cart)
-
-
-def _recovery_record(*, cart: Any, order_id: str, at: datetime) -> None:
-    """An order after the shopper followed a reminder's link counts as recovered."""
-    clicked = (
-        Reminder.objects.filter(cart=cart, clicked_at__isnull=False, recovered_at__isnull=True)
-        .order_by("-clicked_at")
-        .first()
-    )
-    if clicked is not None:
-        clicked.recovered_at = at
-        clicked.recovered_order_id = order_id
-        clicked.save(update_fields=["recovered_at", "recovered_order_id", "updated_at"])
-        logger.info("cart %s recovered by reminder %s (order %s)", cart.pk, clicked.pk, order_id)
 
 
 def reminder_policy_apply_batch(*, items: list[tuple[DomainEvent, Envelope]]) -> None:
@@ -93,8 +79,7 @@ def reminder_policy_apply(*, event: DomainEvent, envelope: Envelope) -> Reminder
         return None
     pending = next((item for item in reminders if item.status == Reminder.Status.PENDING), None)
     if isinstance(event, CartCheckedOut):
-        _recovery_record(cart=cart, order_id=event.order_id, at=envelope.time)
-        reason = "checked out"
+        reason = "checked out"  # recovery is notifications.attribution's business
     else:
         reason = reminder_refusal(
             cart=cart, empty=_cart_known_empty(cart=cart, event=event), scheduled=False
@@ -110,7 +95,7 @@ def reminder_policy_apply(*, event: DomainEvent, envelope: Envelope) -> Reminder
     pending.step = 1
     pending.activity_sequence = event.sequence
     pending.activity_at = envelope.time
-    pending.due_at = to_the_second(envelope.time + reminder_delays()[0])
+    pending.due_at = reminder_due_at(envelope.time + reminder_delays()[0])
     pending.reason = ""
     pending.save()
     reminder_schedule(pending)

@@ -13,6 +13,9 @@ from django.utils import timezone
 from cart.services import Restored, cart_restore_for_request
 from eventbus.outbox import publish
 from eventbus.scheduling import cancel_schedule
+from notifications.controls import reminder_due_at
+from notifications.discounts import reminder_discount_apply
+from notifications.events import RecoveryLinkOpened
 from notifications.models import EmailSuppression, Reminder
 from notifications.reminders import (
     reminder_due_event,
@@ -68,7 +71,7 @@ def reminder_reschedule(*, reminder_id: int, due_at: datetime) -> bool:
         reminder.reason = ""
     elif reminder.status != Reminder.Status.PENDING:
         return False
-    reminder.due_at = to_the_second(due_at)
+    reminder.due_at = reminder_due_at(due_at)
     reminder.save()
     reminder_schedule(reminder)
     return True
@@ -90,9 +93,12 @@ def email_unsubscribe(*, email: str, source: str) -> int:
 
 @transaction.atomic
 def recovery_link_redeem(*, link_token: uuid.UUID, request: HttpRequest) -> Restored | None:
-    """Use a reminder's recovery link: restore its cart for the caller (a cart command) and
-    mark the link used, in one transaction, so it works once. None when the link is not
-    live (used meanwhile, replaced by a newer reminder's, or unknown)."""
+    """Use a reminder's recovery link: restore its cart for the caller (a cart command),
+    mark the link used (``RecoveryLinkOpened``, which starts an attribution window), note
+    the cart the lines went to (a signed-in shopper's own: its order is the reminder's to
+    credit) and put the email's discount code on that cart, in one transaction, so it works
+    once. None when the link is not live (used meanwhile, replaced by a newer reminder's,
+    or unknown)."""
     reminder_id = (
         Reminder.objects.filter(link_token=link_token).values_list("pk", flat=True).first()
     )
@@ -105,7 +111,19 @@ def recovery_link_redeem(*, link_token: uuid.UUID, request: HttpRequest) -> Rest
         return None
     restored = cart_restore_for_request(request=request, cart_id=reminder.cart_id)
     if restored.granted:
-        Reminder.objects.filter(pk=reminder_id, clicked_at__isnull=True).update(
-            clicked_at=timezone.now()
-        )
+        opened_at = timezone.now()
+        restored_to = restored.cart.pk if restored.cart is not None else None
+        if Reminder.objects.filter(pk=reminder_id, clicked_at__isnull=True).update(
+            clicked_at=opened_at, restored_to_cart_id=restored_to
+        ):
+            reminder.clicked_at = opened_at
+            publish(
+                RecoveryLinkOpened(
+                    reminder_id=reminder.pk,
+                    cart_id=str(reminder.cart_id),
+                    step=reminder.step,
+                    opened_at=opened_at.isoformat(),
+                )
+            )
+        reminder_discount_apply(reminder, cart=restored.cart)
     return restored

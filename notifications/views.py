@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from cart.selectors import cart_summary
 from cart.services import cart_contact_confirm
+from notifications.discounts import reminder_discount_notice
 from notifications.selectors import recovery_link_get
 from notifications.services import email_unsubscribe, recovery_link_redeem
 from notifications.tokens import (
@@ -92,6 +93,8 @@ def recover_cart(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, "Welcome back! The saved items are in your cart.")
     else:
         messages.success(request, "Welcome back! Your cart is as you left it.")
+    if notice := reminder_discount_notice(link.reminder, cart=restored.cart):
+        messages.info(request, notice)
     return HttpResponseRedirect(reverse("cart:page"))
 
 

@@ -20,6 +20,8 @@ SUBSCRIPTIONS = [
     "abandoned-cart-mailer",
     "cart-projection",
     "contact-confirmation-mailer",
+    "recovery-attribution",
+    "recovery-dashboard",
     "reminder-policy",
 ]
 
@@ -44,7 +46,7 @@ def test_the_catalog_page_shows_types_versions_and_subscriptions(shop_server, op
     expect(page.get_by_role("heading", name="Event Shop events", level=1)).to_be_visible()
 
     types = shop_event_types()
-    assert len(types) == 7
+    assert len(types) == 12  # 6 cart, 6 reminder and recovery types
     expect(page.locator("section[data-event-type]")).to_have_count(len(types))
     for detail_type, source in types:
         section = page.locator(f"section[data-event-type='{detail_type}']")

@@ -166,6 +166,11 @@ def test_the_versioned_event_has_both_versions_and_publishers_send_the_latest():
     assert {item["$ref"].rsplit("/", 1)[-1] for item in sends["messages"]} == {
         "CartReminderDue-v1",
         "CartReminderSent-v2",
+        "CartReminderScheduled-v1",
+        "CartReminderSkipped-v1",
+        "CartReminderCancelled-v1",
+        "RecoveryLinkOpened-v1",
+        "OrderRecovered-v1",
     }
     cart_sends = document["operations"]["send-shop-cart"]
     assert len(cart_sends["messages"]) == 5 and cart_sends["x-django-apps"] == ["cart"]

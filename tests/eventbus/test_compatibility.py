@@ -272,7 +272,8 @@ def test_each_version_is_its_own_message():
 
 @pytest.fixture
 def cart_reminder_sent_v3():
-    """A third version of CartReminderSent, declared with its upcaster, then forgotten."""
+    """A third version of CartReminderSent, declared with its upcaster (and the downcaster
+    the recovery dashboard, which reads v2, needs), then forgotten."""
 
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class CartReminderSentV3(CartReminderSent):
@@ -283,11 +284,15 @@ def cart_reminder_sent_v3():
         )
 
     upcast = versioning.upcaster(CartReminderSent, CartReminderSentV3)(lambda detail, _: detail)
+    versioning.downcaster(CartReminderSentV3, CartReminderSent)(
+        lambda detail, _: {k: v for k, v in detail.items() if k != "opened"}
+    )
     yield CartReminderSentV3, upcast
     key = ("shop.notifications", "CartReminderSent")
     del events._registry[(*key, 3)]
     events._latest[key] = CartReminderSent.event_type()
     versioning._steps.pop((*key, 2, 3), None)
+    versioning._steps.pop((*key, 3, 2), None)
 
 
 def test_a_new_version_is_fine_and_only_asks_to_regenerate(cart_reminder_sent_v3):

@@ -125,6 +125,14 @@ def confirm_address(email: str) -> None:
     mail.outbox[:] = [m for m in mail.outbox if "/notifications/confirm/" not in m.body]
 
 
+def restore(client, path: str, **extra):
+    """Follow a recovery link as a person does: open it (the GET only shows the saved cart)
+    and press its page's "Restore my cart" button (the POST restores it, once)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.content
+    return client.post(path, {"csrfmiddlewaretoken": page.context["csrf_token"]}, **extra)
+
+
 @pytest.fixture
 def shopper(catalog, deliver):
     from rest_framework.test import APIClient

@@ -11,7 +11,7 @@ from notifications.confirmation import contact_confirmation_send
 from notifications.events import CartReminderDue
 from notifications.mailer import reminder_send_due
 from notifications.policy import reminder_policy_apply_batch
-from notifications.recovery import FACT_EVENTS, SUBSCRIPTION, recovery_fact_record
+from notifications.recovery import FACT_EVENTS, SUBSCRIPTION, recovery_facts_record
 
 POLICY_EVENTS = [*LINE_EVENTS, "CartCheckedOut", "CartContactChanged"]
 
@@ -69,7 +69,8 @@ def attribute_recovered_order(event: DomainEvent, envelope: Envelope) -> None:
     name=SUBSCRIPTION,
     pattern={"source": ["shop.cart", "shop.notifications"], "detail-type": FACT_EVENTS},
     versions={"CartReminderSent": 2},  # it reads sent_at
+    batch=True,
 )
-def project_recovery_facts(event: DomainEvent, envelope: Envelope) -> None:
+def project_recovery_facts(items: list[tuple[DomainEvent, Envelope]]) -> None:
     """Keeps the recovery dashboard's figures (carts, reminders, opens, recoveries)."""
-    recovery_fact_record(event=event, envelope=envelope)
+    recovery_facts_record(items=items)

@@ -46,6 +46,8 @@ Kind = RecoveryFact.Kind
 # published once the order exists). A rebuild replays this much history before the facts
 # it replaces; what it replays again is ignored by key.
 REPLAY_MARGIN = timedelta(days=1)
+# Facts inserted per statement by a rebuild.
+REBUILD_BATCH = 500
 
 
 def _moment(text: str) -> datetime:
@@ -141,10 +143,15 @@ _FACTS: dict[type[DomainEvent], Callable[..., RecoveryFact]] = {
 FACT_EVENTS = sorted(event_class.detail_type for event_class in _FACTS)
 
 
-def recovery_fact_record(*, event: DomainEvent, envelope: Envelope) -> None:
-    """Project ``event``: insert its fact, unless a fact with its key is there already."""
-    fact = _FACTS[type(event)](event, envelope)
-    RecoveryFact.objects.bulk_create([fact], ignore_conflicts=True)
+def recovery_facts_record(*, items: list[tuple[DomainEvent, Envelope]]) -> None:
+    """Project a batch of events in one statement: insert each one's fact, unless a fact
+    with its key is there already."""
+    facts = {}
+    for event, envelope in items:
+        fact = _FACTS[type(event)](event, envelope)
+        facts.setdefault(fact.key, fact)  # a cart's adds of one day are one fact
+    if facts:
+        RecoveryFact.objects.bulk_create(facts.values(), ignore_conflicts=True)
 
 
 @dataclass(frozen=True)
@@ -167,14 +174,19 @@ def recovery_facts_rebuild(*, since: datetime | None = None) -> RebuildReport:
     deleted, _ = facts.delete()
     subscription = get_subscription(SUBSCRIPTION)
     replayed = 0
+    pending: list[tuple[DomainEvent, Envelope]] = []
     for envelope in history_envelopes(
         detail_types=FACT_EVENTS, since=since - REPLAY_MARGIN if since else None
     ):
         if not subscription.matches(envelope.to_dict()):
             continue
         read = envelope_as_read_by(subscription.versions, envelope)
-        recovery_fact_record(event=from_envelope(read), envelope=read)
+        pending.append((from_envelope(read), read))
         replayed += 1
+        if len(pending) >= REBUILD_BATCH:
+            recovery_facts_record(items=pending)
+            pending = []
+    recovery_facts_record(items=pending)
     report = RebuildReport(since, deleted, replayed, RecoveryFact.objects.count())
     logger.info("recovery dashboard rebuilt: %s", report)
     return report

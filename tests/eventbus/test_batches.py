@@ -152,3 +152,26 @@ def test_the_cart_projection_costs_the_same_queries_for_one_event_or_many(catalo
     assert many == several
     # One event needs no savepoint (it cannot fail "alone" while others commit).
     assert alone == several - 2
+
+
+def test_the_recovery_dashboard_writes_a_batchs_facts_in_one_statement(catalog):
+    from rest_framework.test import APIClient
+
+    from eventbus.models import OutboxEvent
+    from notifications.models import RecoveryFact
+
+    for _ in range(4):
+        client = APIClient()
+        for sku in ["COF-001", "COF-002"]:
+            client.post("/api/cart/items/", {"sku": sku, "quantity": 1}, format="json")
+    batch = [(row.envelope, 1) for row in OutboxEvent.objects.order_by("created_at", "pk")]
+    assert len(batch) == 8
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = deliver_together("recovery-dashboard", batch)
+    assert {outcome.result for outcome in outcomes} == {Result.HANDLED}
+    inserts = [q for q in queries.captured_queries if "notifications_recoveryfact" in q["sql"]]
+    assert len(inserts) == 1
+    # A cart's adds of one day are one fact; the batch again changes nothing.
+    assert RecoveryFact.objects.filter(kind="cart_active").count() == 4
+    deliver_together("recovery-dashboard", batch)
+    assert RecoveryFact.objects.count() == 4

@@ -55,7 +55,8 @@ class SchemasService:
         try:
             body = getattr(self, f"_{model.name}")(**params)
         except _Error as error:
-            return _response(error.status, {"Error": {"Code": error.code, "Message": error.message}})
+            failure = {"Code": error.code, "Message": error.message}
+            return _response(error.status, {"Error": failure})
         return _response(200, body)
 
     # --- operations ----------------------------------------------------------------------

@@ -40,8 +40,7 @@ def test_second_run_changes_nothing_and_resources_match_the_code(aws):
     assert {item.outcome for item in first if item.resource != "schema registry"} == {CREATED}
     second = provision(create_role=True)
     assert [(item.resource, item.name, item.outcome) for item in second] == [
-        (item.resource, item.name, SKIPPED if item.outcome == SKIPPED else KEPT)
-        for item in first
+        (item.resource, item.name, SKIPPED if item.outcome == SKIPPED else KEPT) for item in first
     ]
 
     events, sqs = aws.client("events"), aws.client("sqs")

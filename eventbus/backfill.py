@@ -13,7 +13,6 @@ process needs (the database, and the AWS calls the handler makes), not the queue
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from eventbus.envelope import Envelope
 from eventbus.history import history_count, history_envelopes, history_horizon
 from eventbus.models import ProcessedEvent
 from eventbus.subscriptions import Subscription, get_subscription
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -55,9 +52,11 @@ class BackfillReport:
     def summary(self) -> str:
         verb = "would deliver" if self.dry_run else "delivered"
         return (
-            f"{self.subscription}: {self.read} event(s) from {self.since.isoformat()} to "
-            f"{self.until.isoformat()}: {verb} {self.delivered}, {self.duplicates} "
-            f"duplicate(s) (handled before), {self.dead_letters} dead letter(s), "
+            f"{self.subscription}: {self.read} event(s) from "
+            f"{self.since.isoformat(timespec='seconds')} to "
+            f"{self.until.isoformat(timespec='seconds')}: {verb} {self.delivered}, "
+            f"{self.duplicates} duplicate(s) (handled before), {self.dead_letters} dead "
+            "letter(s), "
             f"{self.skipped} skipped (the pattern does not match)"
         )
 
@@ -106,7 +105,6 @@ def backfill_subscription(
             progress(report)
     if progress:
         progress(report)  # with the skipped events after the last batch
-    logger.info("backfill %s", report.summary())
     return report
 
 

@@ -54,9 +54,11 @@ def accept_events(catalog, *, carts: int = 3, per_cart: int = 6) -> list[Envelop
     return envelopes
 
 
-def replay(*arguments: str) -> str:
+def replay(*arguments: str, progress: StringIO | None = None) -> str:
     out = StringIO()
-    call_command("replay_events", *arguments, "--no-progress", stdout=out, stderr=StringIO())
+    if progress is None:
+        arguments = (*arguments, "--no-progress")
+    call_command("replay_events", *arguments, stdout=out, stderr=progress or StringIO())
     return out.getvalue()
 
 
@@ -94,11 +96,16 @@ def test_on_eventbridge_the_outbox_replay_delivers_in_process_and_sends_nothing(
     assert handled() == {**before, "late-analytics": len(envelopes)}
 
 
+def broker_queues(broker: redis.Redis) -> dict[bytes, int]:
+    """Every list in the broker's database (kombu's queues) and its length."""
+    return {key: broker.llen(key) for key in broker.scan_iter() if broker.type(key) == b"list"}
+
+
 def test_on_celery_the_outbox_replay_enqueues_no_task(celery_bus, catalog):
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.flushdb()
     envelopes = accept_events(catalog, carts=2, per_cart=3)
-    queued = {key: broker.llen(key) for key in broker.keys() if broker.type(key) == b"list"}
+    queued = broker_queues(broker)
     assert sum(queued.values()) > 0  # the live events wait for a worker
 
     with temporary_subscription(name="late-analytics", pattern=CART_EVENTS) as late:
@@ -106,7 +113,7 @@ def test_on_celery_the_outbox_replay_enqueues_no_task(celery_bus, catalog):
 
     assert sorted(late.handler.event_ids) == sorted(envelope.id for envelope in envelopes)
     assert f"delivered {len(envelopes)}" in out
-    assert {key: broker.llen(key) for key in broker.keys() if broker.type(key) == b"list"} == queued
+    assert broker_queues(broker) == queued
 
 
 def test_from_the_archive_the_subscriptions_rule_gets_the_replay(
@@ -127,7 +134,9 @@ def test_from_the_archive_the_subscriptions_rule_gets_the_replay(
         assert "would start replay late-analytics-" in planned and rule_arn in planned
         assert events.list_replays()["Replays"] == []
 
-        out = replay("--subscription", "late-analytics", "--from-archive")
+        progress = StringIO()
+        out = replay("--subscription", "late-analytics", "--from-archive", progress=progress)
+        assert "100/100" in progress.getvalue() and "state=COMPLETED" in progress.getvalue()
 
         [listed] = events.list_replays()["Replays"]
         replayed = events.describe_replay(ReplayName=listed["ReplayName"])

@@ -24,6 +24,8 @@ class SchemasService:
     # (registry, schema) -> its versions, oldest first
     schemas: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # operation -> (HTTP status, error code) it answers instead (access denied, throttled)
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def client(self, *, region: str = "eu-west-1") -> Any:
         client = boto3.session.Session().client(
@@ -52,6 +54,9 @@ class SchemasService:
     def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> Any:
         params = context["schemas_service_params"]
         self.calls.append((model.name, params))
+        if model.name in self.failures:
+            status, code = self.failures[model.name]
+            return _response(status, {"Error": {"Code": code, "Message": f"{code} (injected)"}})
         try:
             body = getattr(self, f"_{model.name}")(**params)
         except _Error as error:

@@ -367,6 +367,7 @@ _EVENTBRIDGE_OPTIONS = {
     "account": env.str("AWS_ACCOUNT_ID", default=None),
     "scheduler_role_arn": env.str("SCHEDULER_ROLE_ARN", default=None),
     "max_request_bytes": env.int("EVENTBRIDGE_MAX_REQUEST_BYTES", default=None),
+    "archive_retention_days": env.int("EVENT_ARCHIVE_RETENTION_DAYS", default=None),
 }
 EVENT_BUS = {
     "BACKEND": _BACKEND_PATHS.get(EVENT_BUS_BACKEND, EVENT_BUS_BACKEND),

@@ -157,6 +157,15 @@ class ResourceNames:
     def scheduler_role(self) -> str:
         return f"{self.queue_prefix}-scheduler"
 
+    @property
+    def archive(self) -> str:
+        """The bus's archive, which EventBridge replays from (``replay_events --from-archive``)."""
+        return f"{self.bus_name}-archive"
+
+    @property
+    def schema_registry(self) -> str:
+        return f"{self.bus_name}-events"
+
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
     """(partition, region, account) of an ARN."""
@@ -179,6 +188,7 @@ class EventBridgeBackend(EventBusBackend):
         max_request_bytes: int = 1024 * 1024,
         put_events_attempts: int = 3,
         put_events_backoff_seconds: float = 0.1,
+        archive_retention_days: int = 30,
     ) -> None:
         self.names = ResourceNames(
             bus_name=bus_name, queue_prefix=queue_prefix, schedule_group=schedule_group
@@ -189,6 +199,8 @@ class EventBridgeBackend(EventBusBackend):
         self.max_request_bytes = int(max_request_bytes)
         self.put_events_attempts = max(1, int(put_events_attempts))
         self.put_events_backoff_seconds = float(put_events_backoff_seconds)
+        # How long the bus's archive keeps events for replay (0: for ever).
+        self.archive_retention_days = int(archive_retention_days)
         self._scheduler_role_arn = scheduler_role_arn
         self._bus_arn: str | None = None
         self._queue_urls: dict[str, str] = {}
@@ -206,10 +218,14 @@ class EventBridgeBackend(EventBusBackend):
     def origin(self) -> tuple[str, str]:
         return self.account or LOCAL_ACCOUNT, self.region or LOCAL_REGION
 
-    def client(self, service: str) -> Any:
-        """The process's boto3 client for ``service`` in this bus's region."""
+    def client(self, service: str, *, attempts: int | None = None) -> Any:
+        """The process's boto3 client for ``service`` in this bus's region (``attempts``:
+        another retry budget than the standard one, in a client of its own)."""
+        options = {} if attempts is None else {"attempts": attempts}
         # The same call as everyone else's for the default region: one cached client.
-        return clients.client(service, self.region) if self.region else clients.client(service)
+        if self.region:
+            return clients.client(service, self.region, **options)
+        return clients.client(service, **options)
 
     # --- publishing -------------------------------------------------------------------------
 

@@ -31,18 +31,19 @@ _creating = threading.Lock()
 
 
 @cache
-def client(service: str, region: str | None = None) -> Any:
+def client(service: str, region: str | None = None, *, attempts: int = 3) -> Any:
     """A boto3 client for ``service`` with timeouts and the standard retry mode.
 
     boto3 clients are thread-safe, so one per process is enough; building one costs
     milliseconds (it loads the service model), which is why it is cached. A session is
     not thread-safe, so clients are created under a lock. ``region`` None lets boto3 take
-    it from the environment and profile.
+    it from the environment and profile. ``attempts=1``: no retries (a probe whose failure
+    is an answer, not a fault to ride out).
     """
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=SQS_READ_TIMEOUT_SECONDS if service == "sqs" else READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "max_attempts": attempts},
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
     with _creating:

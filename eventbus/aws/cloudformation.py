@@ -12,7 +12,6 @@ answers become ``Fn::Sub`` strings, so the naming rule stays in one place.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 from eventbus.aws.backend import EventBridgeBackend, ResourceNames
 from eventbus.aws.provisioning import (
+    ARCHIVE_DESCRIPTION,
     DEAD_LETTER_RETENTION_SECONDS,
     QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     SCHEDULER_POLICY_NAME,
@@ -29,15 +29,18 @@ from eventbus.aws.provisioning import (
     scheduler_permissions,
     scheduler_trust_policy,
 )
+from eventbus.aws.schema_registry import (
+    REGISTRY_DESCRIPTION,
+    SCHEMA_TYPE,
+    RegistrySchema,
+    registry_schemas,
+)
 from eventbus.backend import get_backend
-from eventbus.events import EventType, event_types
-from eventbus.schemas import envelope_schema
 from eventbus.subscriptions import Subscription, all_subscriptions
 
 TEMPLATE_VERSION = "2010-09-09"
 # How long the bus's archive keeps events for replay; 0 keeps them for ever.
 DEFAULT_ARCHIVE_RETENTION_DAYS = 30
-DRAFT_04 = "http://json-schema.org/draft-04/schema#"
 
 # ResourceNames asked with these answers "${QueuePrefix}-cart-projection" and the like.
 _PLACEHOLDER_NAMES = ResourceNames(
@@ -84,13 +87,13 @@ def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
 class TemplateBuilder:
     """Builds the template (a dict: ``json.dumps`` or YAML it) for the given subscriptions.
 
-    ``names`` gives the parameters' defaults; ``event_types`` the schemas of the registry
-    (none: no registry).
+    ``names`` gives the parameters' defaults; ``schemas`` those of the registry (none: no
+    registry).
     """
 
     subscriptions: list[Subscription]
     names: ResourceNames
-    event_types: list[EventType] = field(default_factory=list)
+    schemas: list[RegistrySchema] = field(default_factory=list)
     archive_retention_days: int = DEFAULT_ARCHIVE_RETENTION_DAYS
     resources: dict[str, Any] = field(default_factory=dict, init=False)
     outputs: dict[str, Any] = field(default_factory=dict, init=False)
@@ -101,7 +104,7 @@ class TemplateBuilder:
         self._scheduler()
         queues = [self._subscription(subscription) for subscription in self.subscriptions]
         self._process_policies(queue_arns=[_arn(queue) for queue in queues])
-        if self.event_types:
+        if self.schemas:
             self._schema_registry()
         return {
             "AWSTemplateFormatVersion": TEMPLATE_VERSION,
@@ -163,8 +166,8 @@ class TemplateBuilder:
         self.resources["EventBusArchive"] = {
             "Type": "AWS::Events::Archive",
             "Properties": {
-                "ArchiveName": {"Fn::Sub": "${BusName}-archive"},
-                "Description": "Every event on the bus, for replay (StartReplay).",
+                "ArchiveName": _sub(_PLACEHOLDER_NAMES.archive),
+                "Description": ARCHIVE_DESCRIPTION,
                 "SourceArn": _BUS_ARN,
                 "RetentionDays": {"Ref": "ArchiveRetentionDays"},
             },
@@ -308,22 +311,20 @@ class TemplateBuilder:
         self.resources["SchemaRegistry"] = {
             "Type": "AWS::EventSchemas::Registry",
             "Properties": {
-                "RegistryName": {"Fn::Sub": "${BusName}-events"},
-                "Description": "The shop's events, one schema per type and version "
-                "(docs/events/asyncapi.json has the same).",
+                "RegistryName": _sub(_PLACEHOLDER_NAMES.schema_registry),
+                "Description": REGISTRY_DESCRIPTION,
             },
         }
-        for event_type in self.event_types:
-            schema = {"$schema": DRAFT_04, **envelope_schema(event_type)}
-            logical = logical_id("Schema", event_type.detail_type, f"v{event_type.version}")
+        for schema in self.schemas:
+            logical = logical_id("Schema", schema.detail_type, f"v{schema.version}")
             self.resources[logical] = {
                 "Type": "AWS::EventSchemas::Schema",
                 "Properties": {
                     "RegistryName": {"Fn::GetAtt": ["SchemaRegistry", "RegistryName"]},
-                    "SchemaName": schema_name(event_type),
-                    "Type": "JSONSchemaDraft4",
-                    "Description": f"{event_type.detail_type} version {event_type.version}",
-                    "Content": json.dumps(schema, indent=2, sort_keys=True),
+                    "SchemaName": schema.name,
+                    "Type": SCHEMA_TYPE,
+                    "Description": schema.description,
+                    "Content": schema.content,
                 },
             }
         self._output(
@@ -331,11 +332,6 @@ class TemplateBuilder:
             {"Fn::GetAtt": ["SchemaRegistry", "RegistryName"]},
             "The registry of the events' schemas.",
         )
-
-
-def schema_name(event_type: EventType) -> str:
-    """``<source>@<detail-type>-v<version>``, after the names schema discovery gives."""
-    return f"{event_type.source}@{event_type.detail_type}-v{event_type.version}"
 
 
 def template(
@@ -346,17 +342,13 @@ def template(
 ) -> dict[str, Any]:
     """The template for the subscriptions in code, names defaulting to the configured
     EventBridge backend's (or its defaults when another backend is configured)."""
-    if names is None:
-        backend = get_backend()
-        if not isinstance(backend, EventBridgeBackend):
-            backend = EventBridgeBackend()  # builds names only; speaks to no AWS
-        names = backend.names
-    versions = sorted(
-        event_types(all_versions=True), key=lambda item: (item.detail_type, item.version)
-    )
+    backend = get_backend()
+    if not isinstance(backend, EventBridgeBackend):
+        backend = EventBridgeBackend()  # builds names only; speaks to no AWS
     builder = TemplateBuilder(
         subscriptions=list(all_subscriptions() if subscriptions is None else subscriptions),
-        names=names,
-        event_types=versions if schemas else [],
+        names=names or backend.names,
+        schemas=registry_schemas() if schemas else [],
+        archive_retention_days=backend.archive_retention_days,
     )
     return builder.build()

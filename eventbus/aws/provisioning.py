@@ -1,5 +1,6 @@
 """Idempotent provisioning of the EventBridge backend's AWS resources from the code's
-subscriptions: bus, rules, queues with dead-letter queues, schedule group, Scheduler role.
+subscriptions and events: bus and its archive, rules, queues with dead-letter queues,
+schedule group, Scheduler role, and the schema registry with a schema per event version.
 
 Each resource is compared with what it should be and only created or changed when it
 differs, so running it again changes nothing; ``dry_run`` reports the plan without acting.
@@ -18,12 +19,21 @@ from botocore.exceptions import ClientError
 
 from eventbus.aws.backend import EventBridgeBackend, error_code, eventbridge_backend
 from eventbus.aws.clients import partition_of
+from eventbus.aws.schema_registry import (
+    REGISTRY_DESCRIPTION,
+    SCHEMA_TYPE,
+    RegistrySchema,
+    registry_schemas,
+    schemas_service_missing,
+)
 from eventbus.failures import max_attempts
 from eventbus.subscriptions import Subscription, all_subscriptions
 
 logger = logging.getLogger(__name__)
 
 CREATED, CHANGED, KEPT, DELETED, ORPHANED = "created", "changed", "kept", "deleted", "orphaned"
+# Not made, for a reason the note gives (the endpoint has no Schemas API): not a change.
+SKIPPED = "skipped"
 
 # Messages a consumer has not deleted come back after this; longer than any handler runs.
 QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60
@@ -32,6 +42,7 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 # EventBridge's retries of a delivery to the queue before the target's dead-letter queue.
 TARGET_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
 TARGET_ID = "subscription-queue"
+ARCHIVE_DESCRIPTION = "Every event on the bus, for replay (StartReplay)."
 SCHEDULER_POLICY_NAME = "publish-scheduled-events"
 _MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 _MISSING = {"ResourceNotFoundException", "NoSuchEntity"}
@@ -156,16 +167,23 @@ class Provisioner:
         create_role: bool = False,
         subscriptions: Iterable[Subscription] | None = None,
         backend: EventBridgeBackend | None = None,
+        schemas: Iterable[RegistrySchema] | None = None,
+        schemas_client: Any = None,
     ) -> None:
         self.backend = backend or eventbridge_backend()
         self.dry_run = dry_run
         self.prune = prune
         self.create_role = create_role
         self.subscriptions = list(all_subscriptions() if subscriptions is None else subscriptions)
+        self.registry_schemas = list(registry_schemas() if schemas is None else schemas)
         self.names = self.backend.names
         self.events = self.backend.client("events")
         self.sqs = self.backend.client("sqs")
         self.scheduler = self.backend.client("scheduler")
+        self.schemas = schemas_client or self.backend.client("schemas")
+        # Whether the endpoint serves the Schemas API is asked once, without retries: an
+        # endpoint without it (moto) answers 500, which botocore would otherwise retry.
+        self._schemas_probe = schemas_client or self.backend.client("schemas", attempts=1)
         self.region = self.events.meta.region_name
         self.partition = partition_of(self.region)
         self.account = self.backend.client("sts").get_caller_identity()["Account"]
@@ -190,8 +208,12 @@ class Provisioner:
 
     # --- the run ----------------------------------------------------------------------------
 
+    def archive_arn(self) -> str:
+        return self._arn("events", f"archive/{self.names.archive}")
+
     def run(self) -> list[Action]:
         self._ensure_bus()
+        self._ensure_archive()
         self._ensure_queue(
             self.names.schedules_dead_letter_queue,
             {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
@@ -203,6 +225,7 @@ class Provisioner:
         self._handle_orphaned_rules()
         if self.create_role:
             self._ensure_scheduler_role()
+        self._ensure_schema_registry()
         return self.actions
 
     def _record(
@@ -216,6 +239,130 @@ class Provisioner:
         self.actions.append(Action(resource, name, outcome, note, desired or {}))
         if outcome not in (KEPT, ORPHANED) and not self.dry_run:
             logger.info("%s %s: %s %s", resource, name, outcome, note)
+
+    def _ensure_archive(self) -> None:
+        """The bus's archive: every event, kept ``archive_retention_days``, for replays."""
+        name = self.names.archive
+        wanted = {
+            "Description": ARCHIVE_DESCRIPTION,
+            "RetentionDays": self.backend.archive_retention_days,
+        }
+        desired = {"ArchiveName": name, "EventSourceArn": self.bus_arn, **wanted}
+        try:
+            current = self.events.describe_archive(ArchiveName=name)
+        except ClientError as error:
+            if error_code(error) not in _MISSING:
+                raise
+            if not self.dry_run:
+                self.events.create_archive(**desired)
+            self._record("archive", name, CREATED, f"of {self.names.bus_name}", desired)
+            return
+        if current.get("EventSourceArn") != self.bus_arn:
+            # An archive's source cannot be changed; replacing it would lose its events.
+            raise RuntimeError(
+                f"archive {name} archives {current.get('EventSourceArn')}, not the bus "
+                f"{self.bus_arn}: rename or delete it by hand"
+            )
+        differing = sorted(
+            key
+            for key, value in wanted.items()
+            if str(current.get(key) if current.get(key) is not None else "") != str(value)
+        )
+        if differing and not self.dry_run:
+            self.events.update_archive(ArchiveName=name, **wanted)
+        outcome = CHANGED if differing else KEPT
+        note = ", ".join(differing) if differing else f"of {self.names.bus_name}"
+        self._record("archive", name, outcome, note, desired)
+
+    def _ensure_schema_registry(self) -> None:
+        """The registry and one schema per event type and version; skipped, with the reason,
+        where the endpoint has no Schemas API."""
+        name = self.names.schema_registry
+        desired = {"RegistryName": name, "Description": REGISTRY_DESCRIPTION}
+        missing = schemas_service_missing(self._schemas_probe)
+        if missing:
+            self._record(
+                "schema registry",
+                name,
+                SKIPPED,
+                f"{missing}: the registry and its {len(self.registry_schemas)} schemas were "
+                "not made (moto has no Schemas API; eventbridge_template carries them)",
+                desired,
+            )
+            return
+        try:
+            current = self.schemas.describe_registry(RegistryName=name)
+        except ClientError as error:
+            if error_code(error) != "NotFoundException":
+                raise
+            if not self.dry_run:
+                self.schemas.create_registry(**desired)
+            self._record("schema registry", name, CREATED, "", desired)
+            existing: set[str] = set()
+        else:
+            same = (current.get("Description") or "") == REGISTRY_DESCRIPTION
+            if not same and not self.dry_run:
+                self.schemas.update_registry(**desired)
+            self._record(
+                "schema registry",
+                name,
+                KEPT if same else CHANGED,
+                "" if same else "Description",
+                desired,
+            )
+            existing = self._existing_schema_names(name)
+        for schema in self.registry_schemas:
+            self._ensure_schema(name, schema, exists=schema.name in existing)
+        wanted = {schema.name for schema in self.registry_schemas}
+        for orphan in sorted(existing - wanted):
+            self._record(
+                "schema",
+                f"{name}/{orphan}",
+                ORPHANED,
+                "no event type in the code has it; kept (archived events may have its shape)",
+            )
+
+    def _existing_schema_names(self, registry: str) -> set[str]:
+        names: set[str] = set()
+        request: dict[str, Any] = {"RegistryName": registry}
+        while True:
+            page = self.schemas.list_schemas(**request)
+            names |= {item["SchemaName"] for item in page.get("Schemas", [])}
+            if not page.get("NextToken"):
+                return names
+            request["NextToken"] = page["NextToken"]
+
+    def _ensure_schema(self, registry: str, schema: RegistrySchema, *, exists: bool) -> None:
+        desired = {
+            "RegistryName": registry,
+            "SchemaName": schema.name,
+            "Type": SCHEMA_TYPE,
+            "Description": schema.description,
+            "Content": schema.content,
+        }
+        label = f"{registry}/{schema.name}"
+        if not exists:
+            if not self.dry_run:
+                self.schemas.create_schema(**desired)
+            self._record("schema", label, CREATED, schema.description, desired)
+            return
+        # The latest version of the schema; an update makes a new version of it.
+        current = self.schemas.describe_schema(RegistryName=registry, SchemaName=schema.name)
+        differing = []
+        if current.get("Type") != SCHEMA_TYPE:
+            differing.append("Type")
+        if (current.get("Description") or "") != schema.description:
+            differing.append("Description")
+        try:
+            same_content = json.loads(current.get("Content") or "null") == schema.document
+        except ValueError:
+            same_content = False
+        if not same_content:
+            differing.append("Content")
+        if differing and not self.dry_run:
+            self.schemas.update_schema(**desired)
+        note = ", ".join(differing) if differing else f"version {current.get('SchemaVersion')}"
+        self._record("schema", label, CHANGED if differing else KEPT, note, desired)
 
     def _ensure_bus(self) -> None:
         try:

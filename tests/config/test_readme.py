@@ -19,3 +19,13 @@ def test_readme_shows_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme
     assert "make test" in readme
+
+
+def test_adding_a_consumer_ends_with_the_backfill_step():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Adding a consumer", 1)[1].split("\n### ", 1)[0]
+    steps = re.findall(r"^\d+\. .*?(?=^\d+\. |\Z)", section, flags=re.MULTILINE | re.DOTALL)
+    assert len(steps) >= 4
+    assert steps[-1].startswith(f"{len(steps)}. Backfill")
+    assert "manage.py replay_events --subscription" in steps[-1]
+    assert section.rstrip().endswith(steps[-1].rstrip())  # nothing after it

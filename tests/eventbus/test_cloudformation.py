@@ -14,7 +14,8 @@ from cfnlint.api import ManualArgs, lint
 from django.core.management import call_command
 
 from eventbus.aws.backend import ResourceNames
-from eventbus.aws.cloudformation import logical_id, schema_name, template
+from eventbus.aws.cloudformation import logical_id, template
+from eventbus.aws.schema_registry import schema_name
 from eventbus.events import event_types
 from eventbus.failures import max_attempts
 from eventbus.subscriptions import all_subscriptions

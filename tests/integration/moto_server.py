@@ -24,10 +24,30 @@ QUEUE_PREFIX = "test"
 SCHEDULE_GROUP = "shop-test"
 
 
+class _NoServiceFilter(logging.Filter):
+    """moto's server has no Schemas API: a request for it fails inside moto (no backend of
+    that name) and werkzeug logs the traceback. Provisioning asks on purpose, to report the
+    registry as skipped, so that one expected error is kept out of the test output; any
+    other error of moto's still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # werkzeug logs "Error on request:" with the formatted traceback as an argument.
+        text = record.getMessage()
+        unknown_service = (
+            text.startswith("Error on request")
+            and "moto/backends.py" in text
+            and "in get_backend" in text
+            and text.rstrip().endswith("'NoneType' object has no attribute 'replace'")
+        )
+        return not unknown_service
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server for the session (state is reset before each test)."""
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").addFilter(_NoServiceFilter())
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -8,7 +8,15 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from eventbus.aws.provisioning import CHANGED, CREATED, DELETED, KEPT, ORPHANED, provision
+from eventbus.aws.provisioning import (
+    CHANGED,
+    CREATED,
+    DELETED,
+    KEPT,
+    ORPHANED,
+    SKIPPED,
+    provision,
+)
 from eventbus.subscriptions import all_subscriptions
 from eventbus.testing import temporary_subscription
 from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP
@@ -27,15 +35,21 @@ def test_second_run_changes_nothing_and_resources_match_the_code(aws):
     assert subscriptions, "the project registers subscriptions"
 
     first = provision(create_role=True)
-    assert {item.outcome for item in first} == {CREATED}
+    # moto has no Schemas API: the registry is skipped (tests/integration/
+    # test_eventbridge_schema_registry.py provisions it against one).
+    assert {item.outcome for item in first if item.resource != "schema registry"} == {CREATED}
     second = provision(create_role=True)
     assert [(item.resource, item.name, item.outcome) for item in second] == [
-        (item.resource, item.name, KEPT) for item in first
+        (item.resource, item.name, SKIPPED if item.outcome == SKIPPED else KEPT) for item in first
     ]
 
     events, sqs = aws.client("events"), aws.client("sqs")
     bus_arn = events.describe_event_bus(Name=BUS_NAME)["Arn"]
-    rules = {rule["Name"]: rule for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]}
+    rules = {
+        rule["Name"]: rule
+        for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]
+        if not rule.get("ManagedBy")  # the archive's rule
+    }
     assert set(rules) == {subscription.name for subscription in subscriptions}
     for subscription in subscriptions:
         rule = rules[subscription.name]
@@ -66,6 +80,10 @@ def test_second_run_changes_nothing_and_resources_match_the_code(aws):
         assert target["Arn"] == attributes["QueueArn"]
         assert target["DeadLetterConfig"] == {"Arn": dead_letter_arn}
         assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+    archive = events.describe_archive(ArchiveName=f"{BUS_NAME}-archive")
+    assert archive["EventSourceArn"] == bus_arn
+    assert int(archive["RetentionDays"]) == 30
 
     scheduler = aws.client("scheduler")
     assert scheduler.get_schedule_group(Name=SCHEDULE_GROUP)["Name"] == SCHEDULE_GROUP
@@ -127,21 +145,40 @@ def test_rules_of_removed_subscriptions_go_only_with_prune(aws):
 
 
 def test_rules_that_aws_manages_are_not_orphans(provisioned):
-    """An archive of the bus (the CloudFormation template makes one) brings a rule that
-    EventBridge manages; provisioning neither reports it nor prunes it."""
+    """The bus's archive (provisioning and the CloudFormation template make one) brings a
+    rule that EventBridge manages; provisioning neither reports it nor prunes it."""
     events = provisioned.client("events")
-    bus_arn = events.describe_event_bus(Name=BUS_NAME)["Arn"]
-    events.create_archive(ArchiveName=f"{BUS_NAME}-archive", EventSourceArn=bus_arn)
     managed = [
         rule["Name"]
         for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]
         if rule.get("ManagedBy")
     ]
-    assert managed, "moto, like EventBridge, adds the archive's rule"
+    assert managed == [f"Events-Archive-{BUS_NAME}-archive"], "moto, like EventBridge, adds it"
 
     actions = provision(prune=True)
 
     assert not [item for item in actions if item.name in managed]
-    assert {item.outcome for item in actions} == {KEPT}
+    assert {item.outcome for item in actions} == {KEPT, SKIPPED}
     names = {rule["Name"] for rule in events.list_rules(EventBusName=BUS_NAME)["Rules"]}
     assert set(managed) <= names
+
+
+def test_an_archive_that_drifted_is_brought_back(provisioned, settings):
+    events = provisioned.client("events")
+    events.update_archive(ArchiveName=f"{BUS_NAME}-archive", RetentionDays=3)
+
+    outcomes = {(item.resource, item.name): item for item in provision()}
+
+    action = outcomes[("archive", f"{BUS_NAME}-archive")]
+    assert (action.outcome, action.note) == (CHANGED, "RetentionDays")
+    assert int(events.describe_archive(ArchiveName=f"{BUS_NAME}-archive")["RetentionDays"]) == 30
+
+
+def test_the_archive_keeps_events_as_long_as_configured(aws, settings):
+    settings.EVENT_BUS = {
+        **settings.EVENT_BUS,
+        "OPTIONS": {**settings.EVENT_BUS["OPTIONS"], "archive_retention_days": 90},
+    }
+    provision()
+    archive = aws.client("events").describe_archive(ArchiveName=f"{BUS_NAME}-archive")
+    assert int(archive["RetentionDays"]) == 90

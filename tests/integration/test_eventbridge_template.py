@@ -5,7 +5,9 @@ role), and deployed on moto's CloudFormation it carries add-to-cart end to end.
 moto's CloudFormation (5.2.5) cannot create AWS::SQS::QueuePolicy,
 AWS::Scheduler::ScheduleGroup, AWS::EventSchemas::Registry or AWS::EventSchemas::Schema: the
 deploy leaves those out (moto enforces no queue policy anyway, and add-to-cart schedules
-nothing for a guest without an address), and the comparison checks them instead.
+nothing for a guest without an address), and the comparison checks them instead. moto has
+no Schemas API at all, so the comparison's dry run plans the registry against an in-memory
+one (tests/eventbus/schemas_service.py) and everything else against moto.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import pytest
 from django.core.management import call_command
 
 from eventbus.aws.cloudformation import template
-from eventbus.aws.provisioning import CHANGED, CREATED, KEPT
+from eventbus.aws.provisioning import CHANGED, CREATED, KEPT, SKIPPED
+from eventbus.backend import get_backend
 from eventbus.subscriptions import all_subscriptions, matching_subscriptions
-from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, SCHEDULE_GROUP
+from tests.eventbus.schemas_service import SchemasService
+from tests.integration.moto_server import BUS_NAME, QUEUE_PREFIX, REGION, SCHEDULE_GROUP
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,16 +39,9 @@ NOT_IN_MOTO = frozenset(
         "AWS::EventSchemas::Schema",
     }
 )
-# In the template only: provisioning creates neither an archive, nor the processes' managed
-# policies (docs/aws.md leaves those to the operator), nor a schema registry.
-TEMPLATE_ONLY = frozenset(
-    {
-        "AWS::Events::Archive",
-        "AWS::IAM::ManagedPolicy",
-        "AWS::EventSchemas::Registry",
-        "AWS::EventSchemas::Schema",
-    }
-)
+# In the template only: provisioning does not create the processes' managed policies
+# (docs/aws.md leaves those to the operator).
+TEMPLATE_ONLY = frozenset({"AWS::IAM::ManagedPolicy"})
 
 
 class Stack:
@@ -57,6 +54,8 @@ class Stack:
         "AWS::Events::Rule": "Name",
         "AWS::IAM::Role": "RoleName",
         "AWS::Scheduler::ScheduleGroup": "Name",
+        "AWS::Events::Archive": "ArchiveName",
+        "AWS::EventSchemas::Registry": "RegistryName",
     }
 
     def __init__(self, document: dict[str, Any], *, account: str, region: str) -> None:
@@ -80,7 +79,7 @@ class Stack:
             return re.sub(r"\$\{([^}]+)\}", lambda found: str(self.ref(found[1])), node["Fn::Sub"])
         if set(node) == {"Fn::GetAtt"}:
             logical, attribute = node["Fn::GetAtt"]
-            assert attribute in ("Arn", "Name"), attribute
+            assert attribute in ("Arn", "Name", "RegistryName"), attribute
             return self.arn(logical) if attribute == "Arn" else self.name(logical)
         return {key: self.value(item) for key, item in node.items()}
 
@@ -123,6 +122,16 @@ class Stack:
         plan["event bus", bus["Name"]] = {"Name": bus["Name"]}
         [(_, group)] = self.of_type("AWS::Scheduler::ScheduleGroup")
         plan["schedule group", group["Name"]] = {"Name": group["Name"]}
+        [(_, archive)] = self.of_type("AWS::Events::Archive")
+        plan["archive", archive["ArchiveName"]] = {
+            "ArchiveName": archive["ArchiveName"],
+            "EventSourceArn": archive.pop("SourceArn"),
+            **archive,
+        }
+        [(_, registry)] = self.of_type("AWS::EventSchemas::Registry")
+        plan["schema registry", registry["RegistryName"]] = registry
+        for _, schema in self.of_type("AWS::EventSchemas::Schema"):
+            plan["schema", f"{schema['RegistryName']}/{schema['SchemaName']}"] = schema
         policies = {
             url: properties["PolicyDocument"]
             for _, properties in self.of_type("AWS::SQS::QueuePolicy")
@@ -170,7 +179,21 @@ def dry_run(*arguments: str) -> list[dict[str, Any]]:
     return json.loads(out.getvalue())
 
 
-def test_the_template_and_the_dry_run_describe_the_same_resources(aws):
+@pytest.fixture
+def schemas_api(aws, monkeypatch) -> SchemasService:
+    """The backend's ``schemas`` client answered by an in-memory Schemas API (moto has
+    none); every other service is moto's."""
+    service = SchemasService()
+    schemas = service.client(region=REGION)
+    backend = get_backend()
+    client = backend.client
+    monkeypatch.setattr(
+        backend, "client", lambda name, **options: schemas if name == "schemas" else client(name)
+    )
+    return service
+
+
+def test_the_template_and_the_dry_run_describe_the_same_resources(aws, schemas_api):
     plan = dry_run("--create-role")
     assert {action["outcome"] for action in plan} == {CREATED}  # an empty account
     planned = {
@@ -198,7 +221,10 @@ def test_the_template_and_the_dry_run_describe_the_same_resources(aws):
     left = {resource["Type"] for resource in document["Resources"].values()}
     compared = {"AWS::Events::EventBus", "AWS::Scheduler::ScheduleGroup", "AWS::SQS::Queue"}
     compared |= {"AWS::SQS::QueuePolicy", "AWS::Events::Rule", "AWS::IAM::Role"}
+    compared |= {"AWS::Events::Archive", "AWS::EventSchemas::Registry"}
+    compared |= {"AWS::EventSchemas::Schema"}
     assert left - compared == TEMPLATE_ONLY
+    assert schemas_api.writes() == []  # a dry run
 
 
 def moto_template() -> dict[str, Any]:
@@ -259,7 +285,8 @@ def test_deployed_on_moto_it_carries_add_to_cart_end_to_end(
     assert outputs["SchedulerRoleArn"].endswith(f":role/{QUEUE_PREFIX}-scheduler")
 
     # Provisioning finds the stack's resources as it would have made them: all kept, but
-    # for what moto's CloudFormation could not create (queue policies, the schedule group).
+    # for what moto's CloudFormation could not create (queue policies, the schedule group)
+    # and the schema registry, which moto has no API for.
     # Not the role: moto answers GetRolePolicy for a policy CloudFormation made with a Python
     # repr instead of JSON; the role is compared in the test above, and is there:
     role = deployed.client("iam").get_role(RoleName=f"{QUEUE_PREFIX}-scheduler")["Role"]
@@ -270,7 +297,11 @@ def test_deployed_on_moto_it_carries_add_to_cart_end_to_end(
     different = {
         (action["resource"], action["name"], action["outcome"], action["note"])
         for action in plan
-        if action["outcome"] != KEPT
+        if action["outcome"] not in (KEPT, SKIPPED)
+    }
+    assert {(item["resource"], item["outcome"]) for item in plan} >= {
+        ("archive", KEPT),  # the stack's archive is the one provisioning would make
+        ("schema registry", SKIPPED),
     }
     subscription_queues = {
         f"{QUEUE_PREFIX}-{item.name}{suffix}"

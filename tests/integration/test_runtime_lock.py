@@ -1,7 +1,7 @@
 """Every shipped process runs from a virtualenv built from the runtime lock alone (no dev
 package to hide a missing one), on the real services: `make run`'s gunicorn, Celery worker
 and beat on Redis and PostgreSQL, and the AWS processes (provision_eventbridge, gunicorn,
-relay_events, consume_events) against moto's server.
+relay_events, consume_events, replay_events) against moto's server.
 
 The venv is cached by the lock's hash (tests/integration/fresh_venv.py). To see these tests
 fail on another requirements file, e.g. the hand-kept one this lock replaced:
@@ -282,6 +282,10 @@ def test_the_aws_processes_run_from_the_runtime_lock_against_moto(
         [python, "manage.py", "provision_eventbridge", "--create-role"], env=env
     )
     assert f"{QUEUE_PREFIX}-cart-projection" in provisioned
+    # A new consumer's catch-up, from the outbox and (planned) from the bus's archive.
+    replay = [python, "manage.py", "replay_events", "--subscription", "cart-projection"]
+    for source in ([], ["--from-archive"]):
+        assert "Dry run" in run_command([*replay, "--dry-run", *source], env=env)
     # The CloudFormation template, YAML by default (PyYAML is a runtime dependency).
     template = run_command([python, "manage.py", "eventbridge_template"], env=env)
     assert "Type: AWS::Events::Rule" in template

@@ -8,14 +8,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from eventbus.aws.provisioning import KEPT, provision
+from eventbus.aws.provisioning import KEPT, SKIPPED, provision
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update the event bus, one rule + SQS queue (with dead-letter queue) per "
-        "subscription, the schedule group and, with --create-role, Scheduler's IAM role. "
-        "Idempotent: a second run keeps everything."
+        "Create or update the event bus and its archive, one rule + SQS queue (with "
+        "dead-letter queue) per subscription, the schedule group, the schema registry with a "
+        "schema per event type and version (skipped where the endpoint has no Schemas API) "
+        "and, with --create-role, Scheduler's IAM role. Idempotent: a second run keeps "
+        "everything."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -58,7 +60,7 @@ class Command(BaseCommand):
         for row in rows:
             line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
             self.stdout.write(f"{line}  {row[3]}".rstrip())
-        changes = sum(1 for item in actions if item.outcome != KEPT)
+        changes = sum(1 for item in actions if item.outcome not in (KEPT, SKIPPED))
         if dry_run:
             self.stdout.write(f"Dry run: {changes} change(s) planned, nothing was changed.")
         else:

@@ -3,10 +3,11 @@ tracing (core.tracing), with the look-ups the trace tests need."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
@@ -14,13 +15,28 @@ from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from core.tracing import use_tracer_provider
 
 
+class _ThreadNames(SpanProcessor):
+    """Remembers which thread started each span (a Celery worker's, a consumer's)."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+
+    def on_start(self, span, parent_context=None) -> None:
+        self.names[span.context.span_id] = threading.current_thread().name
+
+
 class Spans:
     """Every span this process (any thread) ended since the fixture started."""
 
     def __init__(self) -> None:
         self.exporter = InMemorySpanExporter()
+        self.threads = _ThreadNames()
         self.provider = TracerProvider()
+        self.provider.add_span_processor(self.threads)
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+
+    def thread_of(self, span: ReadableSpan) -> str:
+        return self.threads.names[span.context.span_id]
 
     def start(self) -> None:
         use_tracer_provider(self.provider)

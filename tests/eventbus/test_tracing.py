@@ -94,9 +94,7 @@ def test_the_schema_refuses_a_malformed_traceparent_at_publication():
 def test_one_add_is_one_trace_from_the_request_through_the_relay_to_each_consumer(
     spans, catalog, api_client, deliver
 ):
-    response = api_client.post(
-        "/api/cart/items/", {"sku": "COF-001", "quantity": 1}, format="json"
-    )
+    response = api_client.post("/api/cart/items/", {"sku": "COF-001", "quantity": 1}, format="json")
     assert response.status_code == 202
     deliver()
 
@@ -177,9 +175,7 @@ def test_a_malformed_traceparent_from_the_bus_is_dropped_and_the_event_delivered
 
 
 @pytest.mark.parametrize("tracestate", ["a=b\nforged line", "not a list member", "x" * 513, 7])
-def test_a_malformed_tracestate_is_dropped_and_its_traceparent_kept(
-    spans, shipping, tracestate
-):
+def test_a_malformed_tracestate_is_dropped_and_its_traceparent_kept(spans, shipping, tracestate):
     message = to_envelope(parcel()).to_dict()
     message["detail"] = {**message["detail"], "traceparent": VALID, "tracestate": tracestate}
 

@@ -248,9 +248,8 @@ def test_a_batch_from_several_traces_links_each_and_each_event_continues_its_own
 
 
 def test_a_batch_from_one_trace_is_its_child_and_so_is_each_events_work(spans, batch_handler):
-    with get_tracer("tests").start_as_current_span("request") as request:
-        with transaction.atomic():
-            first, second = publish(parcel("a")), publish(parcel("b"))
+    with get_tracer("tests").start_as_current_span("request") as request, transaction.atomic():
+        first, second = publish(parcel("a")), publish(parcel("b"))
 
     deliver_batch(BATCH, [(first.to_dict(), 1), (second.to_dict(), 1)])
 

@@ -9,6 +9,7 @@ email continues the trace of the add that scheduled it."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -50,10 +51,17 @@ def celery_worker(celery_bus):
     from config.celery_app import app
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    with start_worker(
-        app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
-    ) as worker:
-        yield worker
+    # Celery's logging set-up exports CELERY_LOG_LEVEL and friends: the processes that later
+    # tests start (the Procfile's worker reads it) must not inherit them.
+    environment = dict(os.environ)
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+        ) as worker:
+            yield worker
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def reminder_emails() -> list:

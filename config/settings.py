@@ -471,6 +471,23 @@ else:
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 
+# --- Traces (core/tracing.py) ----------------------------------------------------------------
+# OpenTelemetry, off unless an exporter is named: "otlp" (OTLP over HTTP; the exporter reads
+# OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS, _TIMEOUT and the rest itself) or "console". Setting
+# an OTLP endpoint alone is enough. The sampler (OTEL_TRACES_SAMPLER) and the resource
+# (OTEL_RESOURCE_ATTRIBUTES) are the SDK's own variables; OTEL_SDK_DISABLED=true turns it off.
+_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="") or env.str(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default=""
+)
+TRACING = {
+    "EXPORTER": env.str("OTEL_TRACES_EXPORTER", default="otlp" if _OTLP_ENDPOINT else "none"),
+    "SERVICE_NAME": env.str("OTEL_SERVICE_NAME", default="event-shop"),
+    # Probes and scrapes would be most of the traces: no request span for them.
+    "EXCLUDED_URLS": env.str(
+        "OTEL_PYTHON_DJANGO_EXCLUDED_URLS", default="/healthz,/metrics,/static/,/media/"
+    ),
+}
+
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 
 from core.request_id import current_request_id
+from core.tracing import current_trace_context
 from eventbus.backend import get_backend
 from eventbus.envelope import Envelope, MalformedEnvelope
 from eventbus.events import VERSION_FIELD, DomainEvent, InvalidEvent, get_event_type
 
 
 def to_envelope(event: DomainEvent) -> Envelope:
-    """Validate ``event`` against its schema and wrap it; the request id rides along."""
+    """Validate ``event`` against its schema and wrap it; the request id and the current
+    span's trace context ride along."""
     if event.correlation_id is None and (request_id := current_request_id()):
         event = dataclasses.replace(event, correlation_id=request_id)
     detail = event.detail()
+    detail.update(current_trace_context())
     event.event_type().validate_detail(detail)
     account, region = get_backend().origin
     return Envelope(

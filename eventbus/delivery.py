@@ -32,6 +32,7 @@ from eventbus.failures import is_retryable, message_text, record_dead_letter, re
 from eventbus.metrics import delivery_observed, handler_observed
 from eventbus.models import ProcessedEvent
 from eventbus.subscriptions import Subscription, get_subscription
+from eventbus.tracing import delivery_outcomes_observed, delivery_span, handling, trusted
 from eventbus.versioning import envelope_as_read_by
 
 logger = logging.getLogger(__name__)
@@ -88,10 +89,11 @@ def dispatch(subscription_name: str, envelope: Envelope | dict[str, Any]) -> boo
     """
     if not isinstance(envelope, Envelope):
         envelope = Envelope.from_dict(envelope)
+    envelope = trusted(envelope)
     subscription = get_subscription(subscription_name)
     read = envelope_as_read_by(subscription.versions, envelope)
     item = _Item(0, envelope, read, from_envelope(read), 1)
-    with request_id_context(envelope.correlation_id):
+    with request_id_context(envelope.correlation_id), delivery_span(subscription.name, [envelope]):
         if not subscription.atomic:
             return _run_self_managed(subscription, item)
         with transaction.atomic():
@@ -155,7 +157,7 @@ def deliver_batch(
     seen: set[str] = set()
     for index, (message, attempt) in enumerate(messages):
         try:
-            envelope = parse(message)
+            envelope = trusted(parse(message))
         except Exception as error:  # whatever it is, it is not an event we can read
             outcomes[index] = _dead_letter_unread(subscription_name, message, attempt, error)
             continue
@@ -164,6 +166,16 @@ def deliver_batch(
             continue
         seen.add(envelope.id)
         parsed.append((index, envelope, attempt))
+    with delivery_span(subscription_name, [envelope for _, envelope, _ in parsed]):
+        return _deliver_parsed(subscription_name, parsed, outcomes, transport_dead_letters)
+
+
+def _deliver_parsed(
+    subscription_name: str,
+    parsed: list[tuple[int, Envelope, int]],
+    outcomes: list[Outcome | None],
+    transport_dead_letters: bool,
+) -> list[Outcome]:
     items: list[_Item] = []
     try:
         subscription = get_subscription(subscription_name)
@@ -186,8 +198,10 @@ def deliver_batch(
 
 
 def _observed(subscription_name: str, outcomes: list[Outcome]) -> list[Outcome]:
-    for result, count in Counter(outcome.result for outcome in outcomes).items():
-        delivery_observed(subscription=subscription_name, outcome=result.value, events=count)
+    counts = Counter(outcome.result.value for outcome in outcomes)
+    for result, count in counts.items():
+        delivery_observed(subscription=subscription_name, outcome=result, events=count)
+    delivery_outcomes_observed(counts)
     return outcomes
 
 
@@ -270,7 +284,8 @@ def _call(subscription: Subscription, items: list[_Item]) -> None:
             subscription.handler([(item.event, item.read) for item in items])
         else:
             for item in items:
-                subscription.handler(item.event, item.read)
+                with handling(item.envelope):
+                    subscription.handler(item.event, item.read)
     finally:
         handler_observed(subscription=subscription.name, seconds=time.perf_counter() - started)
 

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from core.tracing import TRACEPARENT, TRACEPARENT_PATTERN, TRACESTATE, TRACESTATE_MAX_LENGTH
+
 
 class InvalidEvent(ValueError):
     """A detail that does not satisfy its event type's schema."""
@@ -25,6 +27,26 @@ class UnknownEventType(LookupError):
 
 
 VERSION_FIELD = "version"
+# W3C Trace Context of the span that recorded the event (core/tracing.py writes and reads
+# it): in the detail, because the detail is all that EventBridge, its rule targets and
+# Scheduler's target input carry through every backend. Optional; a value that is not
+# valid is dropped on receipt (eventbus.tracing.trusted), never a reason to refuse an event.
+TRACE_CONTEXT_PROPERTIES: dict[str, Any] = {
+    TRACEPARENT: {
+        "type": "string",
+        "pattern": TRACEPARENT_PATTERN,
+        "description": (
+            "W3C Trace Context traceparent (version 00) of the span that recorded the "
+            "event; consumers continue its trace."
+        ),
+        "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+    },
+    TRACESTATE: {
+        "type": "string",
+        "maxLength": TRACESTATE_MAX_LENGTH,
+        "description": "W3C Trace Context tracestate that goes with traceparent, if any.",
+    },
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +59,9 @@ class EventType:
 
     @cached_property
     def full_schema(self) -> dict[str, Any]:
-        """The declared schema plus what every detail may carry: ``correlation_id``, and
-        ``version`` (required from version 2 on; absent means 1, so version-1 details stay
-        as they always were)."""
+        """The declared schema plus what every detail may carry: ``correlation_id``, the
+        trace context (``traceparent``, ``tracestate``), and ``version`` (required from
+        version 2 on; absent means 1, so version-1 details stay as they always were)."""
         properties = {
             **self.schema.get("properties", {}),
             "correlation_id": {
@@ -48,6 +70,7 @@ class EventType:
                 "description": "The id of the request that caused the event, for tracing.",
                 "examples": ["5b0f6c1e-8d2a-4f3b-9c7e-1a2b3c4d5e6f"],
             },
+            **TRACE_CONTEXT_PROPERTIES,
             VERSION_FIELD: {
                 "type": "integer",
                 # enum, not const: the schemas stay valid JSON Schema draft-04 too.

@@ -26,6 +26,7 @@ from eventbus.envelope import Envelope, MalformedEnvelope
 from eventbus.failures import record_dead_letter, retry_delay
 from eventbus.metrics import relay_observed
 from eventbus.models import DeadLetter, OutboxEvent
+from eventbus.tracing import relay_results_observed, relay_span
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +105,8 @@ def _publish_rows(rows: Sequence[_ClaimedRow], report: RelayReport) -> None:
             publishable.append(row)
     if not publishable:
         return
-    try:
-        results = get_backend().publish(envelopes)
-        if len(results) != len(envelopes):
-            raise RuntimeError(f"backend answered {len(results)} results for {len(envelopes)}")
-    except Exception as error:  # the whole bus is unreachable: every row waits
-        logger.warning("bus unreachable: %s", error)
-        results = [PublishResult.retry(f"{type(error).__name__}: {error}")] * len(envelopes)
+    with relay_span(envelopes, backend=get_backend().label):
+        results = _published(envelopes)
 
     published: list[uuid.UUID] = []
     retrying: list[OutboxEvent] = []
@@ -130,6 +126,19 @@ def _publish_rows(rows: Sequence[_ClaimedRow], report: RelayReport) -> None:
     if retrying:
         OutboxEvent.objects.bulk_update(retrying, ["attempts", "last_error", "next_attempt_at"])
         report.retrying += len(retrying)
+
+
+def _published(envelopes: list[Envelope]) -> list[PublishResult]:
+    """The backend's result for each of ``envelopes``; every one a retry when it failed."""
+    try:
+        results = get_backend().publish(envelopes)
+        if len(results) != len(envelopes):
+            raise RuntimeError(f"backend answered {len(results)} results for {len(envelopes)}")
+    except Exception as error:  # the whole bus is unreachable: every row waits
+        logger.warning("bus unreachable: %s", error)
+        results = [PublishResult.retry(f"{type(error).__name__}: {error}")] * len(envelopes)
+    relay_results_observed(results)
+    return results
 
 
 def _retry_row(row: _ClaimedRow, error: str, now: datetime) -> OutboxEvent:

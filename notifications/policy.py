@@ -17,6 +17,7 @@ from cart.events import CartCheckedOut, CartContactChanged, CartItemQuantityChan
 from cart.selectors import cart_has_lines, cart_lock
 from eventbus.envelope import Envelope
 from eventbus.events import DomainEvent
+from eventbus.tracing import handling
 from notifications.controls import reminder_due_at
 from notifications.eligibility import reminder_refusal
 from notifications.models import Reminder
@@ -50,7 +51,9 @@ def reminder_policy_apply_batch(*, items: list[tuple[DomainEvent, Envelope]]) ->
     # In cart order, the order every writer locks carts in (no deadlocks between batches).
     for cart_id in sorted(newest):
         event, envelope = newest[cart_id]
-        reminder_policy_apply(event=event, envelope=envelope)
+        # The reminder it schedules continues this event's trace (and correlation id).
+        with handling(envelope):
+            reminder_policy_apply(event=event, envelope=envelope)
 
 
 @transaction.atomic

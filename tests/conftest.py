@@ -112,3 +112,15 @@ def user(db, django_user_model):
     return django_user_model.objects.create_user(
         username="alice", email="alice@example.com", password="s3cret-pass-word"
     )
+
+
+@pytest.fixture
+def spans():
+    """Tracing on for this test, into the SDK's in-memory exporter (tests/tracing.py).
+    Ask for it before the clients that send requests: they build their middleware then."""
+    from tests.tracing import Spans
+
+    recorder = Spans()
+    recorder.start()
+    yield recorder
+    recorder.stop()

@@ -53,6 +53,8 @@ STEP_SECONDS = int(os.environ.get("BENCH_STEP_SECONDS", "8"))
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2"))
 CLIENTS_PER_KIND = int(os.environ.get("BENCH_CLIENTS", "200"))
 BATCH_SIZES = [1, 10, 50]
+# The parts to run (BENCH_PARTS=b: capacity only): a front door, b capacity, c statements.
+PARTS = set(os.environ.get("BENCH_PARTS", "a,b,c").split(","))
 
 GOAL_VS_SYNC = 2.0
 GOAL_VS_CONSTANT = 0.5
@@ -106,19 +108,23 @@ def main() -> None:
     }
     logs = Path(tempfile.mkdtemp(prefix="bench-cart-http-"))
     load_before = os.getloadavg()[0]
-    statements = _statements_per_add(skus)  # (c), in this process, before any load
-    worker_costs = _worker_costs(skus)
+    statements, worker_costs, front, capacity = {}, [], {}, {}
+    if "c" in PARTS:  # in this process, before any load
+        statements = _statements_per_add(skus)
+        worker_costs = _worker_costs(skus)
     server = Gunicorn(env=env, log_path=logs / "gunicorn.log")
     try:
         print(f"gunicorn: {server.describe()}; wrk {WRK_THREADS} threads, "
               f"{WRK_CONNECTIONS} connections", flush=True)  # fmt: skip
-        front = _front_door(server, skus)
-        redis.Redis.from_url(REDIS_URL).flushdb()  # the front door's tasks: no backlog
-        worker = CeleryWorker(env=env, log_path=logs / "worker.log")
-        try:
-            capacity = _capacity(server, worker, skus, database_url)
-        finally:
-            worker.stop()
+        if "a" in PARTS:
+            front = _front_door(server, skus)
+            redis.Redis.from_url(REDIS_URL).flushdb()  # the front door's tasks: no backlog
+        if "b" in PARTS:
+            worker = CeleryWorker(env=env, log_path=logs / "worker.log")
+            try:
+                capacity = _capacity(server, worker, skus, database_url)
+            finally:
+                worker.stop()
     finally:
         server.stop()
         for url in (REDIS_URL, CACHE_URL):
@@ -521,7 +527,7 @@ def _step(
         visible_ms=sorted(visible),
         answer_ms=sorted(item.latency_ms for item in measured),
         web_cpu_ms=(cpu_after[0] - cpu_before[0]) * 1000 / len(sent),
-        worker_cpu_ms=(cpu_after[1] - cpu_before[1]) * 1000 / len(sent) / 2,  # 2 subscriptions
+        worker_cpu_ms=(cpu_after[1] - cpu_before[1]) * 1000 / len(sent),  # every subscription
     )
 
 
@@ -568,8 +574,9 @@ def _statements_per_add(skus: list[str]) -> dict[str, tuple[int, int]]:
 @dataclass
 class WorkerCost:
     batch: int
-    statements_per_event: float
-    cpu_ms_per_event: float
+    subscriptions: list[str]
+    statements_per_add: float
+    cpu_ms_per_add: float
 
 
 def _worker_costs(skus: list[str]) -> list[WorkerCost]:
@@ -591,16 +598,26 @@ def _worker_costs(skus: list[str]) -> list[WorkerCost]:
                 content_type="application/json",
             )  # fmt: skip
         batch = [(row.envelope, 1) for row in OutboxEvent.objects.exclude(pk__in=before)]
+        subscriptions = _subscriptions_of(batch[0][0])
         started = time.process_time()
         with CaptureQueriesContext(connection) as queries:
-            for subscription in ("cart-projection", "reminder-policy"):
+            for subscription in subscriptions:
                 outcomes = deliver_batch(subscription, batch)
                 if {outcome.result for outcome in outcomes} != {Result.HANDLED}:
                     raise SystemExit(f"{subscription}: {outcomes}")
         cpu = time.process_time() - started
-        events = 2 * len(batch)
-        costs.append(WorkerCost(size, len(queries.captured_queries) / events, cpu * 1000 / events))
+        adds = len(batch)
+        costs.append(
+            WorkerCost(size, subscriptions, len(queries.captured_queries) / adds, cpu * 1000 / adds)
+        )
     return costs
+
+
+def _subscriptions_of(envelope: dict) -> list[str]:
+    """The subscriptions an add's event reaches (the worker runs each of them for it)."""
+    from eventbus.subscriptions import matching_subscriptions
+
+    return [subscription.name for subscription in matching_subscriptions(envelope)]
 
 
 # --- Report ------------------------------------------------------------------------------
@@ -612,6 +629,20 @@ def _report(
     statements: dict[str, tuple[int, int]],
     worker_costs: list[WorkerCost],
 ) -> None:
+    if front:
+        _report_front(front)
+    if capacity:
+        _report_capacity(capacity)
+    if statements:
+        _report_statements(statements, worker_costs)
+
+
+def _verdict(value: float, sense: str, goal: float) -> str:
+    met = value >= goal if sense == ">=" else value <= goal
+    return f"{sense} {goal:g}: {'met' if met else 'NOT met'}"
+
+
+def _report_front(front: dict[tuple[str, str], list[LoadResult]]) -> None:
     def median(runs: list[LoadResult], attribute: str) -> float:
         return statistics.median(getattr(run, attribute) for run in runs)
 
@@ -620,10 +651,6 @@ def _report(
             getattr(top, attribute) / getattr(bottom, attribute)
             for top, bottom in zip(front[kind, "accepted"], front[kind, baseline], strict=True)
         ]
-
-    def verdict(value: float, sense: str, goal: float) -> str:
-        met = value >= goal if sense == ">=" else value <= goal
-        return f"{sense} {goal:g}: {'met' if met else 'NOT met'}"
 
     print()
     print(f"  (a) Front door, consumers stopped: wrk, {WRK_CONNECTIONS} connections, "
@@ -645,7 +672,12 @@ def _report(
             values = ratios(kind, baseline, attribute)
             value = statistics.median(values)
             rounds = " ".join(f"{item:.2f}" for item in values)
-            print(f"  {label:<46}{title:<26}{value:>7.2f}  {rounds}; {verdict(value, sense, goal)}")
+            print(
+                f"  {label:<46}{title:<26}{value:>7.2f}  {rounds}; {_verdict(value, sense, goal)}"
+            )
+
+
+def _report_capacity(capacity: dict[str, list[Step]]) -> None:
     print()
     print("  (b) Capacity: open loop, web + relay + Celery worker (concurrency "
           f"{WORKER_CONCURRENCY}) on this machine, {STEP_SECONDS}s per step after "
@@ -667,23 +699,29 @@ def _report(
     print(f"  highest rate with every add visible, p99 < {VISIBLE_P99_MS:g} ms: 202 add "
           f"{accepted:g}/s, synchronous add {synchronous:g}/s; ratio "
           f"{accepted / synchronous if synchronous else float('nan'):.2f} "
-          f"{verdict(accepted / synchronous if synchronous else 0, '>=', 1.0)}")  # fmt: skip
+          f"{_verdict(accepted / synchronous if synchronous else 0, '>=', 1.0)}")  # fmt: skip
     at_50 = next((step for step in capacity["accepted"] if step.offered == 50), None)
     if at_50 is not None:
         p99 = _percentile(at_50.visible_ms, 99)
         print(f"  accept-to-visible p99 at 50 adds/s: {p99:.1f} ms, "
               f"{at_50.visible}/{at_50.samples} visible "
-              f"({verdict(p99, '<=', VISIBLE_P99_MS)})")  # fmt: skip
+              f"({_verdict(p99, '<=', VISIBLE_P99_MS)})")  # fmt: skip
+
+
+def _report_statements(
+    statements: dict[str, tuple[int, int]], worker_costs: list[WorkerCost]
+) -> None:
     print()
     print("  (c) SQL statements per accepted add (besides BEGIN and COMMIT), and commits")
     for kind, label in KINDS.items():
         count, commits = statements[kind]
-        extra = f"  ({verdict(count, '<=', GOAL_STATEMENTS)})" if kind == "guest" else ""
+        extra = f"  ({_verdict(count, '<=', GOAL_STATEMENTS)})" if kind == "guest" else ""
         print(f"  {label:<46}{count:>3} statements, {commits} commit(s){extra}")
-    print("  Worker, per delivered event (cart-projection + reminder-policy, one batch each)")
+    names = " + ".join(worker_costs[0].subscriptions)
+    print(f"  Worker, per accepted add: each subscription it reaches ({names}), one batch each")
     print(f"  {'batch of':>10}{'statements':>12}{'CPU ms':>9}")
     for cost in worker_costs:
-        print(f"  {cost.batch:>10}{cost.statements_per_event:>12.2f}{cost.cpu_ms_per_event:>9.2f}")
+        print(f"  {cost.batch:>10}{cost.statements_per_add:>12.2f}{cost.cpu_ms_per_add:>9.2f}")
 
 
 # --- Processes -----------------------------------------------------------------------------

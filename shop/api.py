@@ -11,6 +11,7 @@ from drf_spectacular.utils import (
 )
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,11 +53,21 @@ class ProductOutputSerializer(serializers.ModelSerializer):
         return self.context["request"].build_absolute_uri(product.get_absolute_url())
 
 
+class CatalogPagination(PageNumberPagination):
+    """DRF's page numbers, except that a blank ``?page=`` is refused like any page that is
+    not a number (DRF reads it as page 1, which the schema's integer does not allow)."""
+
+    def get_page_number(self, request, paginator):
+        if request.query_params.get(self.page_query_param) == "":
+            raise NotFound(self.invalid_page_message.format(page_number="", message="blank"))
+        return super().get_page_number(request, paginator)
+
+
 @extend_validation_errors(["invalid_choice"], field_name="sort", methods=["get"])
 @extend_validation_errors(["max_length"], field_name="q", methods=["get"])
 @extend_validation_errors(["invalid", "max_length"], field_name="category", methods=["get"])
 class ProductListApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = CatalogPagination
 
     @extend_schema_serializer(component_name="ProductFilter")
     class FilterSerializer(serializers.Serializer):
@@ -85,7 +96,8 @@ class ProductListApi(APIView):
         summary="List products",
         description="Active products, 12 a page (`count`, `next`, `previous`, `results`). "
         "Filter by `category`, search with `q`, order with `sort`; an unknown `sort` or a "
-        "`q` over 100 characters is a 400, a page past the last a 404.",
+        "`q` over 100 characters is a 400; a `page` that is blank, not a number or past the "
+        "last a 404.",
         parameters=[FilterSerializer],
         responses=ProductOutputSerializer(many=True),
         extensions=curl_sample("GET", "/api/products/?q=yirga&sort=price"),

@@ -95,5 +95,15 @@ def run_conformance(
     def conforms(case: Any) -> None:
         statuses[case.call_and_validate(headers=headers, checks=CHECKS).status_code] += 1
 
+    # Generated adds may all ask for more than the line cap leaves (it is small in the
+    # test catalog): one that fits goes first, so the run always reaches the 202.
+    for case in _fitting_cases(operation):
+        statuses[case.call_and_validate(headers=headers, checks=CHECKS).status_code] += 1
     conforms()
     return statuses
+
+
+def _fitting_cases(operation: Any) -> list[Any]:
+    if operation.method.upper() == "POST" and operation.path.endswith("/cart/items/"):
+        return [operation.Case(body={"sku": ACTIVE, "quantity": 1}, media_type="application/json")]
+    return []

@@ -74,6 +74,30 @@ def test_500_events_over_3_subscriptions_run_each_handler_once_per_event(probe, 
     assert not OutboxEvent.objects.exclude(status=OutboxEvent.Status.PUBLISHED).exists()
 
 
+def _sessions_opened_on_this_database() -> int:
+    """PostgreSQL's count of connections ever made to the test database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_keeps_its_database_connection_from_task_to_task(probe, shared_worker):
+    # Celery's Django fixup closes every connection around every task unless told
+    # otherwise; a new PostgreSQL connection per delivery cost more than the delivery.
+    # One event per transaction, so each delivery is a task of its own (not one batch).
+    before = _sessions_opened_on_this_database()
+    for _ in range(30):
+        publish_probes(1)
+    assert len(settled_effects(90, timeout=60)) == 90
+
+    opened = _sessions_opened_on_this_database() - before
+    assert opened <= 4, f"{opened} connections for 90 tasks on 2 worker processes"
+
+
 def _closed_port() -> int:
     with socket.socket() as probe_socket:
         probe_socket.bind(("127.0.0.1", 0))

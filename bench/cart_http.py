@@ -55,6 +55,11 @@ CLIENTS_PER_KIND = int(os.environ.get("BENCH_CLIENTS", "200"))
 BATCH_SIZES = [1, 10, 50]
 # The parts to run (BENCH_PARTS=b: capacity only): a front door, b capacity, c statements.
 PARTS = set(os.environ.get("BENCH_PARTS", "a,b,c").split(","))
+# Who relays the outbox: "thread" (each web process after its commits) or "process" (one
+# `manage.py relay_events` for the machine, woken by each commit, gathering for
+# BENCH_RELAY_LINGER seconds so that the commits of all web processes travel together).
+RELAY = os.environ.get("BENCH_RELAY", "process")
+RELAY_LINGER = os.environ.get("BENCH_RELAY_LINGER", "0.02")
 
 GOAL_VS_SYNC = 2.0
 GOAL_VS_CONSTANT = 0.5
@@ -88,10 +93,12 @@ def main() -> None:
         "STATIC_MANIFEST": "0",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_ACCESS_LOG": "",
+        **({"OUTBOX_RELAY_AFTER_COMMIT": "off"} if RELAY == "process" else {}),
     }
     database_url = setup(database="bench_cart_http", env=settings_env)
     import redis
 
+    from eventbus.models import OutboxEvent
     from shop.models import Product
     from shop.services import catalog_seed_demo
 
@@ -114,17 +121,30 @@ def main() -> None:
         worker_costs = _worker_costs(skus)
     server = Gunicorn(env=env, log_path=logs / "gunicorn.log")
     try:
+        relaying = (
+            f"one relay_events process, linger {RELAY_LINGER}s (web CPU includes it)"
+            if RELAY == "process"
+            else "a background relay thread in each web process"
+        )
         print(f"gunicorn: {server.describe()}; wrk {WRK_THREADS} threads, "
-              f"{WRK_CONNECTIONS} connections", flush=True)  # fmt: skip
+              f"{WRK_CONNECTIONS} connections; relay: {relaying}", flush=True)  # fmt: skip
         if "a" in PARTS:
             front = _front_door(server, skus)
-            redis.Redis.from_url(REDIS_URL).flushdb()  # the front door's tasks: no backlog
+            # The front door's events, in the outbox or the broker, are no backlog for (b).
+            OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).delete()
+            redis.Redis.from_url(REDIS_URL).flushdb()
         if "b" in PARTS:
             worker = CeleryWorker(env=env, log_path=logs / "worker.log")
+            relay = (
+                RelayProcess(env=env, log_path=logs / "relay.log") if RELAY == "process" else None
+            )
+            server.relay = relay
             try:
                 capacity = _capacity(server, worker, skus, database_url)
             finally:
                 worker.stop()
+                if relay:
+                    relay.stop()
     finally:
         server.stop()
         for url in (REDIS_URL, CACHE_URL):
@@ -771,6 +791,31 @@ class Gunicorn:
             [sys.executable, "-c", script], cwd=ROOT, env=self._env, capture_output=True,
             text=True, check=True,
         ).stdout.strip()  # fmt: skip
+
+    relay: RelayProcess | None = None  # counted with the web: it relays the web's events
+
+    def cpu_seconds(self) -> float:
+        relay = self.relay.cpu_seconds() if self.relay else 0.0
+        return _tree_cpu_seconds(self.process.pid) + relay
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+        self._log.close()
+
+
+class RelayProcess:
+    """One ``manage.py relay_events`` for all web processes (BENCH_RELAY=process)."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "relay_events", f"--linger={RELAY_LINGER}"],
+            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        _wait_for(
+            lambda: b"relaying every" in log_path.read_bytes(), self.process, log_path, "relay"
+        )
 
     def cpu_seconds(self) -> float:
         return _tree_cpu_seconds(self.process.pid)

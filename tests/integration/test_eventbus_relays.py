@@ -130,3 +130,46 @@ def test_relay_events_loop_publishes_and_stops_on_sigterm(require_postgres):
     assert "relaying every 0.2s" in output
     assert "outbox: 1 published" in output
     assert output.rstrip().endswith("relay stopped")
+
+
+def _listening_relays() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query = 'LISTEN eventbus_outbox'"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_relay_events_wakes_on_a_committed_outbox_row_long_before_its_interval(
+    require_postgres, tmp_path
+):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "EVENT_BUS_BACKEND": "memory",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path / "relay.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "relay_events", "--interval", "600"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: _listening_relays() == 1, timeout=30)  # its first pass is done
+        started = time.monotonic()
+        (event_id,) = fill_outbox(1)
+        wait_until(
+            lambda: OutboxEvent.objects.get(pk=event_id).status == OutboxEvent.Status.PUBLISHED,
+            timeout=10,
+        )
+        assert time.monotonic() - started < 10  # not the 600 s interval: the commit woke it
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert "woken by outbox commits" in log.read_text()
+    assert process.returncode == 0, log.read_text()

@@ -1,4 +1,5 @@
-"""One failure path: the same failing deliveries through the Celery task, the SQS consumer
+"""One failure path: the same failing deliveries through the Celery tasks (the batch task
+the relay sends, and the single-event one dead-letter replays send), the SQS consumer
 (on moto) and the in-memory backend end the same way, each transport only translating the
 outcome into its own mechanism (Celery's retry countdown, SQS's visibility timeout and
 redrive policy, the memory backend's retry list)."""
@@ -14,7 +15,7 @@ import pytest
 from eventbus.aws.consumer import QueueConsumer
 from eventbus.aws.provisioning import provision
 from eventbus.backend import get_backend
-from eventbus.backends.celery import deliver
+from eventbus.backends.celery import deliver, deliver_batch
 from eventbus.backends.memory import InMemoryBackend
 from eventbus.conversion import to_envelope
 from eventbus.envelope import Envelope
@@ -81,6 +82,22 @@ def through_celery(message: dict[str, Any], handler: FlakyHandler, monkeypatch) 
     return Seen(handler.calls, delays, dead, _processed(message))
 
 
+def through_celery_batch(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> Seen:
+    """The task the relay sends, the message alone in its batch (a failing event among
+    others that commit: tests/eventbus/test_batches.py)."""
+    delays: list[float] = []
+    retry = deliver_batch.retry
+
+    def recording_retry(*args: Any, **kwargs: Any) -> Any:
+        delays.append(kwargs["countdown"])
+        return retry(*args, **kwargs)
+
+    monkeypatch.setattr(deliver_batch, "retry", recording_retry)
+    deliver_batch.apply(args=(SUBSCRIPTION, [message]))  # eager: each retry runs at once
+    dead = [letter.attempts for letter in DeadLetter.objects.filter(subscription=SUBSCRIPTION)]
+    return Seen(handler.calls, delays, dead, _processed(message))
+
+
 def through_memory(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> Seen:
     backend = get_backend()
     assert isinstance(backend, InMemoryBackend)
@@ -131,7 +148,12 @@ def through_sqs(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> 
     return Seen(handler.calls, delays, dead, _processed(message))
 
 
-TRANSPORTS = {"celery": through_celery, "sqs": through_sqs, "memory": through_memory}
+TRANSPORTS = {
+    "celery batch": through_celery_batch,
+    "celery": through_celery,
+    "sqs": through_sqs,
+    "memory": through_memory,
+}
 
 # (error, failures before success) and what every transport must end with.
 CASES = {

@@ -1,17 +1,26 @@
-"""``manage.py relay_events``: the outbox sweep, local schedules and hourly pruning, for
-deployments without Celery beat. Runs until SIGTERM or SIGINT; ``--once`` does a single pass."""
+"""``manage.py relay_events``: the outbox relay, local schedules and hourly pruning, for
+deployments without Celery beat, or as the machine's one relay of every web process's
+events (``OUTBOX_RELAY_AFTER_COMMIT=off``: on PostgreSQL it wakes on each commit and
+batches what the linger gathers, see eventbus.wakeups). Runs until SIGTERM or SIGINT;
+``--once`` does a single pass."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
-from eventbus.management.graceful_stop import repeat_until_stopped, stop_on_signals
+from eventbus.management.graceful_stop import stop_on_signals
 from eventbus.relay import sweep_outbox
 from eventbus.retention import prune_bus_records
 from eventbus.scheduling import publish_due_scheduled_events
+from eventbus.wakeups import OutboxWakeups
+
+logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600
 
@@ -27,6 +36,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=float, default=5.0, help="seconds between passes (default 5)"
         )
+        parser.add_argument(
+            "--linger",
+            type=float,
+            default=0.02,
+            help="on PostgreSQL, the shortest time between two batches (default 0.02): a "
+            "commit that wakes an idle relay goes out at once, commits that come while it "
+            "is busy or within this time of its last batch travel together as the next",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] <= 0:
@@ -38,23 +55,43 @@ class Command(BaseCommand):
                 raise CommandError(f"relay pass failed: {error}") from error
             return
 
-        next_prune = 0.0
-
-        def relay_pass() -> None:
-            nonlocal next_prune
-            self.run_pass(quiet=True)
-            if time.monotonic() >= next_prune:
-                # Without beat, this loop also keeps the bus tables pruned (hourly).
-                prune_bus_records()
-                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-
+        if options["linger"] < 0:
+            raise CommandError("--linger must not be negative")
         self.stdout.write(f"relaying every {options['interval']:g}s; SIGTERM or Ctrl-C stops")
         with stop_on_signals() as stop:
-            # A pass in progress is finished: its rows are committed or rolled back whole.
-            repeat_until_stopped(
-                relay_pass, interval=options["interval"], stop=stop, what="relay pass"
-            )
+            self.relay_until(stop, interval=options["interval"], linger=options["linger"])
         self.stdout.write("relay stopped")
+
+    def relay_until(self, stop: threading.Event, *, interval: float, linger: float) -> None:
+        """A full pass every ``interval``; between them, on PostgreSQL, an outbox sweep for
+        each commit that wakes the relay, at most one per ``linger`` (Nagle's rule: no
+        wait when idle, batches under load). A pass in progress is finished
+        (its rows are committed or rolled back whole); a failing pass (the database or the
+        bus is down) is logged and tried again at the next one."""
+        wakeups = OutboxWakeups(stop=stop)
+        if wakeups.listening:
+            self.stdout.write("woken by outbox commits (LISTEN eventbus_outbox)")
+        self.stdout.flush()
+        next_pass = next_prune = last_sweep = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    close_old_connections()
+                    if time.monotonic() >= next_pass:
+                        next_pass = time.monotonic() + interval
+                        self.run_pass(quiet=True)
+                    if time.monotonic() >= next_prune:
+                        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                        prune_bus_records()  # without beat, this loop keeps the tables pruned
+                    if wakeups.wait(max(next_pass - time.monotonic(), 0.0)):
+                        wakeups.linger(last_sweep + linger - time.monotonic())
+                        last_sweep = time.monotonic()
+                        sweep_outbox()
+                except Exception:
+                    logger.exception("relay pass failed; trying again in %ss", interval)
+                    stop.wait(min(interval, 1.0))
+        finally:
+            wakeups.close()
 
     def run_pass(self, *, quiet: bool) -> None:
         """Publish due schedules (their rows go out right after commit), then sweep."""

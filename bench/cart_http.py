@@ -51,6 +51,7 @@ WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
 RATES = [float(rate) for rate in os.environ.get("BENCH_RATES", "25,50,100,200,400").split(",")]
 STEP_SECONDS = int(os.environ.get("BENCH_STEP_SECONDS", "8"))
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2"))
+WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "prefork")
 CLIENTS_PER_KIND = int(os.environ.get("BENCH_CLIENTS", "200"))
 BATCH_SIZES = [1, 10, 50]
 # The parts to run (BENCH_PARTS=b: capacity only): a front door, b capacity, c statements.
@@ -699,8 +700,8 @@ def _report_front(front: dict[tuple[str, str], list[LoadResult]]) -> None:
 
 def _report_capacity(capacity: dict[str, list[Step]]) -> None:
     print()
-    print("  (b) Capacity: open loop, web + relay + Celery worker (concurrency "
-          f"{WORKER_CONCURRENCY}) on this machine, {STEP_SECONDS}s per step after "
+    print(f"  (b) Capacity: open loop, web + relay + Celery worker ({WORKER_POOL} pool, "
+          f"concurrency {WORKER_CONCURRENCY}) on this machine, {STEP_SECONDS}s per step after "
           f"{WARMUP_SECONDS}s warm-up, each add to its own cart")  # fmt: skip
     print(f"  {'':<18}{'offered':>8}{'achieved':>9}{'visible':>13}{'p50 ms':>8}{'p99 ms':>8}"
           f"{'202 p99':>8}{'web CPU ms':>11}{'worker CPU ms':>14}")  # fmt: skip
@@ -831,7 +832,7 @@ class CeleryWorker:
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-                f"--concurrency={WORKER_CONCURRENCY}", "--pool=prefork", "--without-gossip",
+                f"--concurrency={WORKER_CONCURRENCY}", f"--pool={WORKER_POOL}", "--without-gossip",
                 "--without-mingle", "--without-heartbeat", f"--hostname=bench-{os.getpid()}@%h",
             ],
             cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},

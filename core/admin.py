@@ -16,4 +16,9 @@ admin.site.unregister(AccessAttempt)
 class FailedLoginAdmin(AccessAttemptAdmin):
     @admin.action(description="Clean up expired attempts", permissions=["delete"])
     def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # axes measures "expired" from the time of the login attempt on the request, which
+        # only its login flow sets (without it the action raised AttributeError, a 500): an
+        # admin action is no attempt, so from now.
+        if not hasattr(request, "axes_attempt_time"):
+            request.axes_attempt_time = None
         super().cleanup_expired_attempts(request, queryset)

@@ -190,3 +190,27 @@ def test_deleting_needs_the_delete_permission(staff_with, db):
     post_action(staff_with(*VIEW_ALL), url, "delete_selected", address.pk)
 
     assert EmailSuppression.objects.filter(pk=address.pk).exists()
+
+
+FAILED_LOGINS = "/admin/axes/accessattempt/"
+
+
+def test_cleaning_up_failed_logins_needs_the_delete_permission(staff_with):
+    from axes.models import AccessAttempt
+
+    # Logged in first: axes clears expired attempts itself at every successful login.
+    viewer = staff_with("axes.view_accessattempt")
+    allowed = staff_with("axes.view_accessattempt", "axes.delete_accessattempt")
+    expired = AccessAttempt.objects.create(
+        username="mallory", ip_address="203.0.113.9", user_agent="curl", failures_since_start=5
+    )
+    AccessAttempt.objects.filter(pk=expired.pk).update(
+        attempt_time=timezone.now() - timedelta(days=1)
+    )
+    assert 'name="action"' not in viewer.get(FAILED_LOGINS).content.decode()
+
+    post_action(viewer, FAILED_LOGINS, "cleanup_expired_attempts", expired.pk)
+    assert AccessAttempt.objects.filter(pk=expired.pk).exists()
+
+    post_action(allowed, FAILED_LOGINS, "cleanup_expired_attempts", expired.pk)
+    assert not AccessAttempt.objects.filter(pk=expired.pk).exists()

@@ -2,6 +2,7 @@
 500, never a header injection."""
 
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -98,6 +99,20 @@ def test_a_recovery_link_from_before_link_tokens_is_refused(reminder):
     response = Client().get(f"/notifications/recover/{token}/")
 
     assert_friendly_400(response, "This link is not valid.")
+
+
+def test_a_validly_signed_link_to_no_reminder_gives_no_cart(reminder):
+    """Even with the key, a link names a random token, never something to count through."""
+    token = recover_token_make(link_token=uuid.uuid4())
+    fresh = Client()
+
+    response = fresh.get(f"/notifications/recover/{token}/")
+
+    assert response.status_code == 410
+    assert "This cart no longer exists." in response.content.decode()
+    assert fresh.post(f"/notifications/recover/{token}/").status_code == 410
+    assert fresh.get("/api/cart/").json()["cart_id"] is None
+    assert Reminder.objects.get().clicked_at is None
 
 
 def test_a_recovery_token_is_no_unsubscribe_token(reminder):

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from eventbus.management.graceful_stop import stop_on_signals
-from eventbus.relay import sweep_outbox
+from eventbus.relay import RelayReport, sweep_outbox
 from eventbus.retention import prune_bus_records
 from eventbus.scheduling import publish_due_scheduled_events
 from eventbus.wakeups import OutboxWakeups
@@ -86,7 +86,10 @@ class Command(BaseCommand):
                     if wakeups.wait(max(next_pass - time.monotonic(), 0.0)):
                         wakeups.linger(last_sweep + linger - time.monotonic())
                         last_sweep = time.monotonic()
-                        sweep_outbox()
+                        report = sweep_outbox()
+                        if report.claimed:
+                            self.stdout.write(f"outbox: {_outcomes(report)}")
+                            self.stdout.flush()
                 except Exception:
                     logger.exception("relay pass failed; trying again in %ss", interval)
                     stop.wait(min(interval, 1.0))
@@ -99,8 +102,9 @@ class Command(BaseCommand):
         report = sweep_outbox()
         if quiet and not (scheduled or report.claimed):
             return
-        self.stdout.write(
-            f"scheduled events due: {scheduled}; outbox: {report.published} published, "
-            f"{report.retrying} retrying, {report.dead} dead",
-        )
+        self.stdout.write(f"scheduled events due: {scheduled}; outbox: {_outcomes(report)}")
         self.stdout.flush()
+
+
+def _outcomes(report: RelayReport) -> str:
+    return f"{report.published} published, {report.retrying} retrying, {report.dead} dead"

@@ -804,48 +804,43 @@ class Gunicorn:
         self._log.close()
 
 
-class RelayProcess:
+class _Process:
+    """A process of the shop on config.settings, started and waited for until its log
+    says ``ready``; its CPU counts its children."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str], log_path: Path,
+                 ready: bytes, name: str) -> None:  # fmt: skip
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        _wait_for(lambda: ready in log_path.read_bytes(), self.process, log_path, name)
+
+    def cpu_seconds(self) -> float:
+        return _tree_cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+        self._log.close()
+
+
+class RelayProcess(_Process):
     """One ``manage.py relay_events`` for all web processes (BENCH_RELAY=process)."""
 
     def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "relay_events", f"--linger={RELAY_LINGER}"],
-            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        _wait_for(
-            lambda: b"relaying every" in log_path.read_bytes(), self.process, log_path, "relay"
-        )
-
-    def cpu_seconds(self) -> float:
-        return _tree_cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        _stop_group(self.process)
-        self._log.close()
+        command = [sys.executable, "manage.py", "relay_events", f"--linger={RELAY_LINGER}"]
+        super().__init__(command, env=env, log_path=log_path, ready=b"relaying every", name="relay")
 
 
-class CeleryWorker:
+class CeleryWorker(_Process):
     def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-                f"--concurrency={WORKER_CONCURRENCY}", f"--pool={WORKER_POOL}", "--without-gossip",
-                "--without-mingle", "--without-heartbeat", f"--hostname=bench-{os.getpid()}@%h",
-            ],
-            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        _wait_for(lambda: b"ready." in log_path.read_bytes(), self.process, log_path, "worker")
-
-    def cpu_seconds(self) -> float:
-        return _tree_cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        _stop_group(self.process)
-        self._log.close()
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+            f"--concurrency={WORKER_CONCURRENCY}", f"--pool={WORKER_POOL}", "--without-gossip",
+            "--without-mingle", "--without-heartbeat", f"--hostname=bench-{os.getpid()}@%h",
+        ]  # fmt: skip
+        super().__init__(command, env=env, log_path=log_path, ready=b"ready.", name="worker")
 
 
 def _healthy(url: str) -> bool:

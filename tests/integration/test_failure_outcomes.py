@@ -68,34 +68,30 @@ def _processed(message: dict[str, Any]) -> bool:
     return ProcessedEvent.objects.filter(subscription=SUBSCRIPTION, event_id=message["id"]).exists()
 
 
-def through_celery(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> Seen:
+def _through_task(task: Any, args: tuple, message: dict[str, Any], handler, monkeypatch) -> Seen:
+    """Run a Celery delivery task eagerly (each retry at once), recording its countdowns."""
     delays: list[float] = []
-    retry = deliver.retry
+    retry = task.retry
 
     def recording_retry(*args: Any, **kwargs: Any) -> Any:
         delays.append(kwargs["countdown"])
         return retry(*args, **kwargs)
 
-    monkeypatch.setattr(deliver, "retry", recording_retry)
-    deliver.apply(args=(SUBSCRIPTION, message))  # eager: each retry runs at once
+    monkeypatch.setattr(task, "retry", recording_retry)
+    task.apply(args=args)
     dead = [letter.attempts for letter in DeadLetter.objects.filter(subscription=SUBSCRIPTION)]
     return Seen(handler.calls, delays, dead, _processed(message))
+
+
+def through_celery(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> Seen:
+    """The single-event task (dead-letter replays send it)."""
+    return _through_task(deliver, (SUBSCRIPTION, message), message, handler, monkeypatch)
 
 
 def through_celery_batch(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> Seen:
     """The task the relay sends, the message alone in its batch (a failing event among
     others that commit: tests/eventbus/test_batches.py)."""
-    delays: list[float] = []
-    retry = deliver_batch.retry
-
-    def recording_retry(*args: Any, **kwargs: Any) -> Any:
-        delays.append(kwargs["countdown"])
-        return retry(*args, **kwargs)
-
-    monkeypatch.setattr(deliver_batch, "retry", recording_retry)
-    deliver_batch.apply(args=(SUBSCRIPTION, [message]))  # eager: each retry runs at once
-    dead = [letter.attempts for letter in DeadLetter.objects.filter(subscription=SUBSCRIPTION)]
-    return Seen(handler.calls, delays, dead, _processed(message))
+    return _through_task(deliver_batch, (SUBSCRIPTION, [message]), message, handler, monkeypatch)
 
 
 def through_memory(message: dict[str, Any], handler: FlakyHandler, monkeypatch) -> Seen:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from cart.services import cart_contact_confirm
+from eventbus.models import OutboxEvent
 from notifications.models import Reminder
 from tests.integration.conftest import wait_until
 from tests.integration.test_runtime_lock import free_port, processes, wait_healthy  # noqa: F401
@@ -129,6 +130,11 @@ def test_a_scrape_shows_the_counts_of_every_web_and_worker_process(
         interval=0.3,
     )
     wait_until(lambda: Reminder.objects.filter(status=Reminder.Status.SENT).exists(), timeout=60)
+    # The mailer's own events (CartReminderSent) leave the outbox a moment after the send.
+    wait_until(
+        lambda: not OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).exists(),
+        timeout=30,
+    )
 
     after = scrape(base)
 

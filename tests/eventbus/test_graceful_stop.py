@@ -5,6 +5,8 @@ import os
 import signal
 import threading
 
+import pytest
+
 from eventbus.management.graceful_stop import repeat_until_stopped, stop_on_signals
 
 
@@ -24,6 +26,7 @@ def test_sigterm_sets_the_stop_and_the_previous_handlers_come_back():
             signal.signal(number, handler)
 
 
+@pytest.mark.django_db  # the loop closes stale database connections between passes
 def test_a_failing_pass_is_logged_and_the_loop_goes_on(caplog):
     stop = threading.Event()
     passes = []
@@ -34,6 +37,7 @@ def test_a_failing_pass_is_logged_and_the_loop_goes_on(caplog):
             raise RuntimeError("database down")
         stop.set()
 
+    threading.Timer(10, stop.set).start()  # a loop that never calls the step still ends
     repeat_until_stopped(step, interval=0.01, stop=stop, what="test pass")
 
     assert len(passes) == 2

@@ -7,9 +7,10 @@ back): 4 sync workers served the 202 add at 395-426 req/s with p99 55-68 ms; 2 g
 workers x 4 threads at 392-431 req/s with p99 76-113 ms, and the bare DRF endpoint at half
 the sync workers' rate (1027-1253 against 1513-2182 req/s). The request spends most of its
 time in Python (the GIL), so threads in a worker add contention rather than throughput,
-and the database round trips are short on a nearby PostgreSQL: sync is the default. Behind a load balancer that keeps connections open, keep-alive
-saves a TCP handshake per request; gthread workers are the ones that honour it (sync
-workers close each connection), so a deployment with slow clients should switch
+and the database round trips are short on a nearby PostgreSQL: sync is the default.
+Behind a load balancer that keeps connections open, keep-alive saves a TCP handshake per
+request; gthread workers are the ones that honour it (sync workers close each
+connection), so a deployment with slow clients should switch
 ``GUNICORN_WORKER_CLASS=gthread``.
 """
 

@@ -154,6 +154,28 @@ def test_the_cart_projection_costs_the_same_queries_for_one_event_or_many(catalo
     assert alone == several - 2
 
 
+def test_the_reminder_policy_takes_no_savepoint_per_cart(catalog):
+    """A batch's carts share the delivery's transaction: a failing cart fails the batch,
+    which the delivery then retries event by event, so a savepoint per cart (two more
+    statements each) would buy nothing."""
+    from rest_framework.test import APIClient
+
+    from eventbus.models import OutboxEvent
+
+    for _ in range(3):
+        APIClient().post("/api/cart/items/", {"sku": "COF-001", "quantity": 1}, format="json")
+    batch = [(row.envelope, 1) for row in OutboxEvent.objects.order_by("created_at", "pk")]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = deliver_together("reminder-policy", batch)
+
+    assert {outcome.result for outcome in outcomes} == {Result.HANDLED}
+    savepoints = [
+        query["sql"] for query in queries.captured_queries if query["sql"].startswith("SAVEPOINT")
+    ]
+    # The delivery's transaction (a savepoint inside the test's) and the batch's: none per cart.
+    assert len(savepoints) == 2
+
+
 def test_the_recovery_dashboard_writes_a_batchs_facts_in_one_statement(catalog):
     from rest_framework.test import APIClient
 

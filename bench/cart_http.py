@@ -57,7 +57,7 @@ BATCH_SIZES = [1, 10, 50]
 # The parts to run (BENCH_PARTS=b: capacity only): a front door, b capacity, c statements.
 PARTS = set(os.environ.get("BENCH_PARTS", "a,b,c").split(","))
 # Who relays the outbox: "thread" (each web process after its commits) or "process" (one
-# `manage.py relay_events` for the machine, woken by each commit, gathering for
+# `manage.py relay_events` for the machine, woken by each commit, at most one batch per
 # BENCH_RELAY_LINGER seconds so that the commits of all web processes travel together).
 RELAY = os.environ.get("BENCH_RELAY", "process")
 RELAY_LINGER = os.environ.get("BENCH_RELAY_LINGER", "0.02")

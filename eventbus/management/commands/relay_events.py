@@ -76,9 +76,11 @@ class Command(BaseCommand):
         try:
             while not stop.is_set():
                 try:
-                    close_old_connections()
                     if time.monotonic() >= next_pass:
                         next_pass = time.monotonic() + interval
+                        # Once per pass, as Django does once per request, not per woken batch
+                        # (each check costs a round trip); after a failure, at once.
+                        close_old_connections()
                         self.run_pass(quiet=True)
                     if time.monotonic() >= next_prune:
                         next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
@@ -92,6 +94,7 @@ class Command(BaseCommand):
                             self.stdout.flush()
                 except Exception:
                     logger.exception("relay pass failed; trying again in %ss", interval)
+                    close_old_connections()
                     stop.wait(min(interval, 1.0))
         finally:
             wakeups.close()
